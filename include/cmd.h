@@ -1,0 +1,34 @@
+/* cmd.h - the command line: shared state and one entry point per subcommand. */
+#ifndef NL_CMD_H
+#define NL_CMD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "nl.h"
+#include "post.h"
+#include "subs.h"
+
+/* What main parsed before the subcommand; owned by main. */
+struct nl_cli {
+	const char *config_path; /* -c; NULL = ./config.yml or defaults */
+	const char *prog;
+};
+
+/* Each returns a process exit status. */
+int cmd_preview(struct nl_cli *cli, int argc, char **argv);
+int cmd_send(struct nl_cli *cli, int argc, char **argv);
+int cmd_status(struct nl_cli *cli, int argc, char **argv);
+
+/* Shared helpers (cmd_common.c). */
+/* Print "newsletter: MESSAGE" for the last error and return its exit status. */
+int nl_cmd_fail(enum nl_err e);
+/* Load the config and say what is missing (From address, base_url). */
+enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sending);
+/* Load a post; refuse drafts when sending. */
+enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post);
+/* Print a command's help text if argv asks for it; true if it did. */
+bool nl_cmd_help(int argc, char **argv, const char *text);
+
+#endif

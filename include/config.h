@@ -1,0 +1,62 @@
+/* config.h - the YAML configuration file, with defaults and validation. */
+#ifndef NL_CONFIG_H
+#define NL_CONFIG_H
+
+#include <stdbool.h>
+
+#include "nl.h"
+#include "ynode.h"
+
+enum nl_images { NL_IMAGES_AUTO, NL_IMAGES_LINK, NL_IMAGES_EMBED };
+enum nl_tls { NL_TLS_AUTO, NL_TLS_STARTTLS, NL_TLS_NONE };
+
+struct nl_smtp_config {
+	char *url;		/* smtp://host:port or smtps://host:port */
+	enum nl_tls tls;
+	char *username;
+	char *password_env;	/* name of an environment variable */
+	char *password_file;	/* a file only its owner can read */
+	char *ca_file;
+	char *helo;
+	bool insecure_skip_verify;
+	int connections;	/* parallel sessions, default 4 */
+	double rate;		/* messages per second for the whole run; 0 = no limit */
+	int max_per_hour;	/* 0 = no limit */
+	int timeout;		/* seconds for connect and each reply, default 60 */
+	int data_timeout;	/* seconds for the reply to the final dot, default 600 */
+	int retries;		/* transient failures retried, default 3 */
+	int max_consecutive_failures; /* stop the run after this many, default 20 */
+};
+
+/* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
+struct nl_config {
+	char *path;		/* the file read, or "" for built-in defaults */
+	bool loaded;		/* a file was read */
+	struct nl_ynode *root;	/* the whole file (an empty map without one) */
+	char *name;		/* publication.name */
+	char *address;		/* publication.address: postal address */
+	char *base_url;		/* no trailing slash */
+	char *from_name, *from_addr;
+	char *reply_to;		/* an address; "" = none */
+	char *bounce_address;	/* envelope sender; default from_addr */
+	char *list_id;		/* List-Id: <list_id> */
+	char *unsubscribe_url;	/* prefix the token is appended to */
+	char *unsubscribe_email;/* mailto: target of List-Unsubscribe */
+	char *subscribe_url;
+	char *secret;		/* keys tokens when a list has none */
+	char *subscribers, *log, *posts, *templates;
+	enum nl_images images;
+	bool allow_html;
+	struct nl_smtp_config smtp;
+};
+
+/*
+ * Load path (NULL: ./config.yml if it exists, else built-in defaults).
+ * Errors name the file, line and column. The caller frees with nl_config_free().
+ */
+enum nl_err nl_config_load(const char *path, struct nl_config **out);
+void nl_config_free(struct nl_config *c);
+/* Replace *field with a copy of value (for command-line overrides). */
+enum nl_err nl_config_set(char **field, const char *value);
+
+#endif

@@ -1,0 +1,77 @@
+/* sendlog.h - the append-only send log: one line per event, written before and after each send, scanned to resume. */
+#ifndef NL_SENDLOG_H
+#define NL_SENDLOG_H
+
+#include <stddef.h>
+
+#include "addrmap.h"
+#include "nl.h"
+
+/*
+ * One line per event, tab-separated, 7 fields, LF-terminated:
+ *   TIME SLUG RECIPIENT EVENT CODE MESSAGE-ID DETAIL
+ * TIME is UTC with milliseconds (2026-11-29T09:30:00.123Z); CODE is the SMTP
+ * reply code or "-"; MESSAGE-ID has no angle brackets, or is "-"; every field
+ * escapes backslash, tab, CR and LF as \\ \t \r \n, and an empty field is "-".
+ */
+enum nl_event { NL_EV_NONE = 0, NL_EV_INTENT, NL_EV_SENT, NL_EV_DEFERRED, NL_EV_FAILED, NL_EV_TEST };
+
+/* "intent", "sent", "deferred", "failed", "test"; "none" for anything else. Static storage. */
+const char *nl_event_name(enum nl_event e);
+
+struct nl_sendlog; /* opaque */
+
+/*
+ * Open (create if missing, mode 0644) the log for appending (O_APPEND|O_CLOEXEC) and take an exclusive lock so
+ * that two runs never send at once: flock(LOCK_EX|LOCK_NB) on the lock file PATH.lock; after taking it, write
+ * into the lock file who holds it ("pid 1234 since 2026-...Z: send SLUG") with a plain truncating write.
+ * If the lock is held: return NL_ELOCKED with a message naming the log and quoting the holder's line,
+ * e.g. "sends.log is in use by another run (pid 1234 since ...: send first-light); try again when it finishes".
+ * `what` is the text for the holder line (e.g. "send first-light"; may be NULL).
+ * Starts a flusher thread that fdatasync()s the log at least once a second while there are unsynced writes.
+ * On success *out owns the log; the caller releases it with nl_sendlog_close. On failure *out is NULL.
+ */
+enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlog **out);
+/*
+ * Append one event: formatted into a stack/heap buffer and written with ONE write() call (O_APPEND makes
+ * concurrent appends from several threads/processes safe; loop on short writes/EINTR). Thread-safe.
+ * A failed write (disk full: ENOSPC, EIO) returns NL_EIO with "PATH: cannot write: ..." and must be treated as
+ * fatal by the caller (we must never send without a record); so does a failed background sync.
+ * code: 0 for none. msgid/detail may be NULL. ev must be one of the five events (else NL_EINTERNAL).
+ */
+enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char *rcpt, enum nl_event ev,
+			     int code, const char *msgid, const char *detail);
+/* fdatasync now (also called by the flusher thread and by close). NL_EIO "PATH: cannot sync: ..." on failure. */
+enum nl_err nl_sendlog_sync(struct nl_sendlog *l);
+/* Stop the flusher, sync, release the lock (unlink nothing), close, free. Returns the sync's result. NULL is a no-op. */
+enum nl_err nl_sendlog_close(struct nl_sendlog *l);
+
+/* What the log says about one post. */
+struct nl_sendstate {
+	struct nl_addrmap last;	/* recipient -> last campaign event (NL_EV_INTENT/SENT/DEFERRED/FAILED; 'test' lines ignored) */
+	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome) */
+	size_t tests;		/* number of test lines */
+	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none (for rates) */
+	/* The failed/deferred recipients with their last reply, for `status` (at most 100 kept, in log order). */
+	struct nl_failure { char *rcpt; char *detail; int code; enum nl_event ev; } *failures;
+	size_t nfailures;
+};
+
+/* How many failures nl_sendlog_scan keeps; failed + deferred says how many there are in all. */
+#define NL_SENDSTATE_MAX_FAILURES 100
+
+/*
+ * Read the log at path (a missing file is an empty log) and fill st for SLUG only, streaming line by line
+ * (getline; memory must not grow with the log's size beyond the address map). Unknown events and malformed
+ * lines are skipped with a warning naming path:line (nl_warn), except a last line without a trailing newline
+ * (a crash mid-write can't happen with single write() calls, but be tolerant: treat it as malformed and warn).
+ * The failures' rcpt and detail are unescaped ("" when the field was "-"); a recipient's place in the list is
+ * that of its first line carrying its final event, and its code/detail are those of its last line. This takes a
+ * second pass over the log, made only when something failed, up to where the first pass ended.
+ * On error st is left empty (freeing it is still safe).
+ * The caller frees st with nl_sendstate_free.
+ */
+enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st);
+void nl_sendstate_free(struct nl_sendstate *st);
+
+#endif

@@ -1,0 +1,54 @@
+/* sendrun.h - one campaign send: the log, resume decisions, the sender, progress. */
+#ifndef NL_SENDRUN_H
+#define NL_SENDRUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "nl.h"
+#include "post.h"
+
+struct nl_send_opts {
+	struct nl_config *cfg;		/* borrowed */
+	const struct nl_post *post;	/* borrowed */
+	bool resend;			/* send again to everyone */
+	bool retry_failed;		/* retry recipients whose last send failed (5xx) */
+	bool skip_in_doubt;		/* do not resend when a crash left the outcome unknown */
+	size_t limit;			/* at most this many recipients (0 = all) */
+	const char *test_to;		/* send one proof copy here instead */
+	bool progress;			/* a live progress line on stderr */
+	volatile sig_atomic_t *interrupted;
+};
+
+/* What the list and the log say will happen, before anything is sent. */
+struct nl_send_plan {
+	size_t rows;		/* data rows in the list */
+	size_t active;		/* distinct active, valid addresses */
+	size_t pending;		/* will be sent in this run */
+	size_t already_sent;
+	size_t failed_skipped;	/* failed before; --retry-failed to retry */
+	size_t in_doubt;	/* intent without outcome: resent unless --skip-in-doubt */
+	size_t deferred;	/* deferred before: retried */
+	size_t invalid, inactive, duplicates;
+};
+
+struct nl_send_stats {
+	size_t sent, failed, deferred;
+	double seconds;
+};
+
+struct nl_sendrun;
+
+/*
+ * Lock and read the log, read the list once to plan. Holds the log's lock
+ * until nl_sendrun_close(). The caller owns *out.
+ */
+enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **out);
+const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r);
+/* Send what the plan says. Stats are filled whatever the result. */
+enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats);
+enum nl_err nl_sendrun_close(struct nl_sendrun *r);
+
+#endif

@@ -1,0 +1,59 @@
+/* ynode.h - a small YAML document tree (libyaml) shared by config, posts and templates. */
+#ifndef NL_YNODE_H
+#define NL_YNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nl.h"
+
+enum nl_ykind { NL_Y_SCALAR, NL_Y_SEQ, NL_Y_MAP };
+
+/*
+ * One node. Scalars keep their text (UTF-8, NUL-terminated) and whether it
+ * was quoted (so `"true"` stays a string). Maps keep keys in file order.
+ * line/col are 1-based positions in the file, for error messages.
+ * The whole tree is owned by its root: free it with nl_ynode_free().
+ */
+struct nl_ynode {
+	enum nl_ykind kind;
+	int line, col;
+	bool quoted;
+	char *text;		 /* scalar: the value */
+	size_t n;		 /* seq/map: number of children */
+	char **keys;		 /* map: n keys */
+	struct nl_ynode **items; /* seq/map: n children */
+};
+
+/* No document may expand (through aliases) past this many nodes. */
+#define NL_YNODE_MAX 100000
+
+/*
+ * Parse one YAML document from text[0..len). name and first_line are used
+ * for error messages ("name:LINE:COL: ..."): first_line is the file line the
+ * text starts on. An empty document yields an empty map. On error returns
+ * NL_EDATA with a one-line message. *out is owned by the caller.
+ */
+enum nl_err nl_ynode_parse(const char *name, const char *text, size_t len, int first_line,
+			   struct nl_ynode **out);
+void nl_ynode_free(struct nl_ynode *n);
+
+/* The value under key in a map (NULL if absent or n is not a map). */
+const struct nl_ynode *nl_ynode_get(const struct nl_ynode *n, const char *key);
+/* Follow a dotted path ("smtp.url") through nested maps. */
+const struct nl_ynode *nl_ynode_path(const struct nl_ynode *n, const char *path);
+/* The scalar text of n, or NULL if n is absent or not a scalar. */
+const char *nl_ynode_str(const struct nl_ynode *n);
+/* YAML 1.1 truthiness of a plain scalar: true/yes/on (any case). */
+bool nl_ynode_is_true(const struct nl_ynode *n);
+/* A plain scalar that is a YAML null (~, null, empty). */
+bool nl_ynode_is_null(const struct nl_ynode *n);
+
+/* Building trees by hand (template contexts). NULL on allocation failure. */
+struct nl_ynode *nl_ynode_scalar(const char *text);
+struct nl_ynode *nl_ynode_map(void);
+struct nl_ynode *nl_ynode_clone(const struct nl_ynode *n);
+/* Put child under key in map, replacing any old value; map takes child (freed on failure). */
+enum nl_err nl_ynode_put(struct nl_ynode *map, const char *key, struct nl_ynode *child);
+
+#endif

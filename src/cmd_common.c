@@ -1,0 +1,62 @@
+/* cmd_common.c - what every subcommand does first: config, post, errors. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+
+int nl_cmd_fail(enum nl_err e)
+{
+	nl_error("%s", *nl_errmsg() ? nl_errmsg() : "failed");
+	return nl_exit_status(e);
+}
+
+enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sending)
+{
+	enum nl_err e = nl_config_load(cli->config_path, cfg);
+	if (e)
+		return e;
+	struct nl_config *c = *cfg;
+	if (!c->loaded)
+		nl_warn("no config.yml here: using built-in defaults (see config.example.yml; -c FILE picks one)");
+	if (!*c->from_addr) {
+		if (sending)
+			return nl_errf(NL_ECONFIG, "%s: no From address: set 'from' (e.g. 'Jane <jane@example.org>')",
+				       c->loaded ? c->path : "config.yml");
+		nl_warn("no From address: set 'from' in the config; using newsletter@localhost");
+		if ((e = nl_config_set(&c->from_addr, "newsletter@localhost")) ||
+		    (!*c->unsubscribe_email && (e = nl_config_set(&c->unsubscribe_email, c->from_addr))))
+			return e;
+	}
+	if (!*c->base_url)
+		nl_warn("no base_url: the unsubscribe link is a mailto: only, and web links are left out");
+	return NL_OK;
+}
+
+enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post)
+{
+	enum nl_err e = nl_post_load(path, post);
+	if (e)
+		return e;
+	if (sending && (*post)->draft) {
+		nl_post_free(*post);
+		*post = NULL;
+		return nl_errf(NL_ENOPERM,
+			       "%s: the post is a draft (draft: true): preview it, or set draft: false to send",
+			       path);
+	}
+	return NL_OK;
+}
+
+bool nl_cmd_help(int argc, char **argv, const char *text)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(text, stdout);
+			return true;
+		}
+	}
+	return false;
+}

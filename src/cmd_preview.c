@@ -1,0 +1,117 @@
+/* cmd_preview.c - `newsletter preview`: the HTML, text and whole message for one sample reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "fsutil.h"
+#include "log.h"
+#include "message.h"
+
+static const char help[] =
+	"usage: newsletter preview POST.md [-o DIR] [--subscribers FILE]\n"
+	"\n"
+	"Writes DIR/SLUG.html (the HTML part, images shown from local files),\n"
+	"DIR/SLUG.txt (the plain-text part) and DIR/SLUG.eml (the whole message\n"
+	"for the first active subscriber, or a sample reader) and prints their\n"
+	"paths. Drafts can be previewed. DIR defaults to out/.\n";
+
+/* The first active subscriber of the list, if there is a list. */
+static enum nl_err sample_reader(const char *path, struct nl_subs **subs, struct nl_sub **row)
+{
+	static const char *const no_cols[] = {""};
+	static struct nl_sub sample = {.email = "reader@example.com", .name = "Sample Reader",
+				       .status = "active", .token = "", .cols = no_cols};
+	bool eof = false;
+	enum nl_err e;
+	*row = &sample;
+	if (nl_subs_open(path, subs))
+		return NL_OK; /* no list yet: the sample reader will do */
+	while (!(e = nl_subs_next(*subs, row, &eof)) && !eof && (*row)->skip)
+		;
+	if (e || eof)
+		*row = &sample;
+	return e;
+}
+
+static enum nl_err write_file(const char *dir, const char *slug, const char *ext,
+			      const struct nl_buf *b)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s.%s", dir, slug, ext);
+	enum nl_err e = nl_write_atomic(path, b->data, b->len);
+	if (!e)
+		printf("%s\n", path);
+	return e;
+}
+
+static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const char *dir)
+{
+	struct nl_subs *subs = NULL;
+	struct nl_sub *row;
+	struct nl_campaign *local = NULL, *mail = NULL;
+	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, eml = NL_BUF_INIT;
+	char msgid[NL_MSGID_MAX];
+	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
+	enum nl_err e = sample_reader(cfg->subscribers, &subs, &row);
+	o.subs = subs;
+	if (e)
+		goto out;
+	o.local_images = true;
+	if ((e = nl_campaign_new(&o, &local)))
+		goto out;
+	o.local_images = false;
+	if ((e = nl_campaign_new(&o, &mail)))
+		goto out;
+	nl_campaign_bodies(local, row, &html, &text);
+	if ((e = nl_campaign_message(mail, row, &eml, msgid)) || (e = nl_buf_err(&html)) ||
+	    (e = nl_buf_err(&text)) || (e = nl_mkdirs(dir)))
+		goto out;
+	if ((e = write_file(dir, post->slug, "html", &html)) ||
+	    (e = write_file(dir, post->slug, "txt", &text)) ||
+	    (e = write_file(dir, post->slug, "eml", &eml)))
+		goto out;
+out:
+	nl_campaign_free(local);
+	nl_campaign_free(mail);
+	nl_subs_close(subs);
+	nl_buf_free(&html);
+	nl_buf_free(&text);
+	nl_buf_free(&eml);
+	return e;
+}
+
+int cmd_preview(struct nl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"subscribers", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = "out", *subscribers = NULL;
+	struct nl_config *cfg = NULL;
+	struct nl_post *post = NULL;
+	enum nl_err e;
+	int c;
+	if (nl_cmd_help(argc, argv, help))
+		return 0;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': dir = optarg; break;
+		case 's': subscribers = optarg; break;
+		default: fputs(help, stderr); return nl_exit_status(NL_EUSAGE);
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		return nl_exit_status(NL_EUSAGE);
+	}
+	if (!(e = nl_cmd_config(cli, &cfg, false)) &&
+	    !(e = subscribers ? nl_config_set(&cfg->subscribers, subscribers) : NL_OK) &&
+	    !(e = nl_cmd_post(argv[optind], false, &post)))
+		e = preview(cfg, post, dir);
+	nl_post_free(post);
+	nl_config_free(cfg);
+	return e ? nl_cmd_fail(e) : 0;
+}

@@ -1,0 +1,330 @@
+/* cmd_send.c - `newsletter send`: options, the dry run, and handing off to the sender. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addrmap.h"
+#include "cmd.h"
+#include "fsutil.h"
+#include "log.h"
+#include "message.h"
+#include "sendrun.h"
+#include "addr.h"
+#include <signal.h>
+#include <unistd.h>
+
+static const char help[] =
+	"usage: newsletter send POST.md [options]\n"
+	"\n"
+	"Sends the post to every active subscriber, one message each, and records\n"
+	"every send in the log. Running it again resumes: nobody gets it twice.\n"
+	"\n"
+	"  -y, --yes             do not ask for confirmation (required without a terminal)\n"
+	"  --dry-run[=DIR]       write each reader's message to DIR/NNNNNN-ADDRESS.eml\n"
+	"                        (default out/SLUG/) instead; touches no network\n"
+	"  --to ADDR             send one proof copy to ADDR ([TEST] subject, logged as test)\n"
+	"  --limit N             send to the first N pending recipients only\n"
+	"  --resend              send again to everyone, even those who have it\n"
+	"  --retry-failed        also retry recipients whose last send failed (5xx)\n"
+	"  --skip-in-doubt       do not resend when a crash left the outcome unknown\n"
+	"  --smtp URL            relay for this run (smtp://HOST:PORT, smtps://HOST:PORT)\n"
+	"  --connections N       parallel SMTP connections\n"
+	"  --rate R              at most R messages per second, all connections together\n"
+	"  --log FILE            the send log (default: config 'log')\n"
+	"  --subscribers FILE    the subscriber list (default: config 'subscribers')\n"
+	"\n"
+	"Exit status: 0 all sent; 65 bad post or list; 69 the relay refused (see the\n"
+	"message; resumable); 75 another run holds the log, or some recipients were\n"
+	"deferred; 130 interrupted (resumable).\n";
+
+struct send_args {
+	const char *post;
+	const char *dry_dir;
+	bool dry_run;
+	bool yes;
+	const char *subscribers, *smtp, *log, *to;
+	long connections;
+	double rate;
+	long limit;
+	bool resend, retry_failed, skip_in_doubt;
+};
+
+struct tally {
+	size_t sent, skipped, bytes;
+};
+
+static void report_skip(const struct nl_sub *row, const char *why)
+{
+	printf("  skipped line %zu %s: %s\n", row->line, *row->email ? row->email : "(empty)", why);
+}
+
+static enum nl_err dry_one(const struct nl_campaign *c, const struct nl_sub *row, const char *dir,
+			   size_t n, struct nl_buf *msg)
+{
+	char path[4096], msgid[NL_MSGID_MAX];
+	enum nl_err e;
+	int k = snprintf(path, sizeof path, "%s/%06zu-", dir, n);
+	for (const char *p = row->email; *p && k > 0 && (size_t)k < sizeof path - 8; p++)
+		path[k++] = *p == '/' ? '_' : *p;
+	snprintf(path + k, sizeof path - (size_t)k, ".eml");
+	nl_buf_reset(msg);
+	if ((e = nl_campaign_message(c, row, msg, msgid)))
+		return e;
+	return nl_write_atomic(path, msg->data, msg->len);
+}
+
+static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *post,
+			   const char *dir, struct tally *t)
+{
+	struct nl_subs *subs = NULL;
+	struct nl_campaign *camp = NULL;
+	struct nl_addrmap seen = {0};
+	struct nl_buf msg = NL_BUF_INIT;
+	struct nl_sub *row;
+	bool eof = false;
+	enum nl_err e;
+	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
+	if ((e = nl_subs_open(cfg->subscribers, &subs)))
+		return e;
+	o.subs = subs;
+	if ((e = nl_campaign_new(&o, &camp)) || (e = nl_mkdirs(dir)))
+		goto out;
+	while (!(e = nl_subs_next(subs, &row, &eof)) && !eof) {
+		if (row->skip) {
+			t->skipped++;
+			report_skip(row, row->skip);
+			continue;
+		}
+		if (nl_addrmap_get(&seen, row->email)) {
+			t->skipped++;
+			report_skip(row, "duplicate address");
+			continue;
+		}
+		if ((e = nl_addrmap_set(&seen, row->email, 1)))
+			break;
+		if ((e = dry_one(camp, row, dir, t->sent + 1, &msg)))
+			break;
+		t->sent++;
+		t->bytes += msg.len;
+	}
+out:
+	nl_buf_free(&msg);
+	nl_addrmap_free(&seen);
+	nl_campaign_free(camp);
+	nl_subs_close(subs);
+	return e;
+}
+
+enum { O_DRY = 256, O_SUBS, O_SMTP, O_CONNS, O_RATE, O_LOG, O_TO, O_LIMIT, O_RESEND, O_RETRY,
+       O_SKIP_DOUBT };
+
+static int number(const char *s, double min, double max, double *out)
+{
+	char *end;
+	*out = strtod(s, &end);
+	return *s && !*end && *out >= min && *out <= max ? 0 : -1;
+}
+
+static int parse_opt(int c, struct send_args *a)
+{
+	double v;
+	switch (c) {
+	case O_DRY: a->dry_run = true; a->dry_dir = optarg; return 0;
+	case O_SUBS: a->subscribers = optarg; return 0;
+	case O_SMTP: a->smtp = optarg; return 0;
+	case O_LOG: a->log = optarg; return 0;
+	case O_TO: a->to = optarg; return 0;
+	case 'y': a->yes = true; return 0;
+	case O_RESEND: a->resend = true; return 0;
+	case O_RETRY: a->retry_failed = true; return 0;
+	case O_SKIP_DOUBT: a->skip_in_doubt = true; return 0;
+	case O_CONNS: if (number(optarg, 1, 64, &v)) return -1; a->connections = (long)v; return 0;
+	case O_RATE: if (number(optarg, 0, 1e6, &v)) return -1; a->rate = v; return 0;
+	case O_LIMIT: if (number(optarg, 1, 1e12, &v)) return -1; a->limit = (long)v; return 0;
+	default: return -1;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct send_args *a)
+{
+	static const struct option opts[] = {
+		{"dry-run", optional_argument, NULL, O_DRY},
+		{"subscribers", required_argument, NULL, O_SUBS},
+		{"smtp", required_argument, NULL, O_SMTP},
+		{"connections", required_argument, NULL, O_CONNS},
+		{"rate", required_argument, NULL, O_RATE},
+		{"log", required_argument, NULL, O_LOG},
+		{"to", required_argument, NULL, O_TO},
+		{"limit", required_argument, NULL, O_LIMIT},
+		{"resend", no_argument, NULL, O_RESEND},
+		{"retry-failed", no_argument, NULL, O_RETRY},
+		{"skip-in-doubt", no_argument, NULL, O_SKIP_DOUBT},
+		{"yes", no_argument, NULL, 'y'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	a->rate = -1;
+	while ((c = getopt_long(argc, argv, "y", opts, NULL)) != -1)
+		if (parse_opt(c, a))
+			return -1;
+	if (optind != argc - 1)
+		return -1;
+	a->post = argv[optind];
+	return 0;
+}
+
+static enum nl_err apply_overrides(const struct send_args *a, struct nl_config *cfg)
+{
+	enum nl_err e = NL_OK;
+	if (a->subscribers && (e = nl_config_set(&cfg->subscribers, a->subscribers)))
+		return e;
+	if (a->smtp && (e = nl_config_set(&cfg->smtp.url, a->smtp)))
+		return e;
+	if (a->log && (e = nl_config_set(&cfg->log, a->log)))
+		return e;
+	if (a->connections)
+		cfg->smtp.connections = (int)a->connections;
+	if (a->rate >= 0)
+		cfg->smtp.rate = a->rate;
+	return e;
+}
+
+static enum nl_err do_dry_run(const struct send_args *a, const struct nl_config *cfg,
+			      const struct nl_post *post)
+{
+	struct tally t = {0};
+	char dir[4096];
+	enum nl_err e;
+	if (post->draft)
+		nl_warn("%s is a draft: a dry run is fine, a real send will be refused", a->post);
+	if (a->dry_dir)
+		snprintf(dir, sizeof dir, "%s", a->dry_dir);
+	else
+		snprintf(dir, sizeof dir, "out/%s", post->slug);
+	if ((e = dry_run(cfg, post, dir, &t)))
+		return e;
+	printf("dry run: %zu message%s for \"%s\" written to %s/ (%zu skipped", t.sent,
+	       t.sent == 1 ? "" : "s", post->title, dir, t.skipped);
+	if (t.sent)
+		printf("; %.1f KB per message", (double)t.bytes / (double)t.sent / 1024.0);
+	printf(")\n");
+	return NL_OK;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (interrupted)
+		_exit(130); /* a second signal: stop now; every log line is already written */
+	interrupted = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN; /* a server that hangs up mid-message must not kill us */
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void describe_plan(const struct nl_send_plan *p, const struct send_args *a)
+{
+	printf("recipients: %zu to send now", p->pending);
+	if (p->already_sent)
+		printf(", %zu already have it", p->already_sent);
+	if (p->in_doubt)
+		printf(", %zu in doubt after an interrupted run (%s)", p->in_doubt,
+		       a->skip_in_doubt ? "skipped" : "sent again");
+	if (p->deferred)
+		printf(", %zu deferred before (retried)", p->deferred);
+	if (p->failed_skipped)
+		printf(", %zu failed before (--retry-failed to retry)", p->failed_skipped);
+	if (p->invalid || p->inactive || p->duplicates)
+		printf("; skipped rows: %zu invalid, %zu not active, %zu duplicates", p->invalid,
+		       p->inactive, p->duplicates);
+	printf("\n");
+}
+
+static enum nl_err confirm(const struct send_args *a, const struct nl_config *cfg,
+			   const struct nl_post *post, const struct nl_send_plan *p)
+{
+	char answer[16];
+	if (a->yes)
+		return NL_OK;
+	if (!isatty(STDIN_FILENO))
+		return nl_errf(NL_EUSAGE, "not on a terminal: add --yes to send without confirmation");
+	printf("Subject: %s%s\nFrom:    %s <%s>\nRelay:   %s\nSend to: %zu recipient%s\n",
+	       a->to ? "[TEST] " : "", post->title, cfg->from_name, cfg->from_addr, cfg->smtp.url,
+	       p->pending, p->pending == 1 ? "" : "s");
+	printf("Send now? [y/N] ");
+	fflush(stdout);
+	if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+		return nl_errf(NL_EUSAGE, "not sent");
+	return NL_OK;
+}
+
+static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
+			   const struct nl_post *post)
+{
+	struct nl_send_opts o = {.cfg = cfg, .post = post, .resend = a->resend,
+				 .retry_failed = a->retry_failed, .skip_in_doubt = a->skip_in_doubt,
+				 .limit = a->limit > 0 ? (size_t)a->limit : 0, .test_to = a->to,
+				 .progress = isatty(STDERR_FILENO), .interrupted = &interrupted};
+	struct nl_sendrun *run = NULL;
+	struct nl_send_stats st = {0};
+	const char *why = NULL;
+	enum nl_err e, e2;
+	if (a->to && !nl_addr_valid(a->to, strlen(a->to), &why))
+		return nl_errf(NL_EUSAGE, "--to %s: %s", a->to, why);
+	install_signals();
+	if ((e = nl_sendrun_open(&o, &run)))
+		return e;
+	const struct nl_send_plan *p = nl_sendrun_plan(run);
+	if (!a->to)
+		describe_plan(p, a);
+	if (!p->pending) {
+		printf("nothing to send for \"%s\"%s\n", post->title,
+		       p->already_sent ? " (use --resend to send it again to everyone)" : "");
+	} else if (!(e = confirm(a, cfg, post, p))) {
+		e = nl_sendrun_go(run, &st);
+		printf("%s: %zu sent, %zu failed, %zu deferred in %.1f s (%.0f msg/s); log: %s\n",
+		       e ? "stopped" : "done", st.sent, st.failed, st.deferred, st.seconds,
+		       st.seconds > 0 ? (double)(st.sent + st.failed + st.deferred) / st.seconds : 0.0,
+		       cfg->log);
+		fflush(stdout);
+	}
+	e2 = nl_sendrun_close(run);
+	if (!e && st.deferred)
+		e = nl_errf(NL_ETEMPFAIL, "%zu recipient%s deferred: run the same command later to retry",
+			    st.deferred, st.deferred == 1 ? "" : "s");
+	return e ? e : e2;
+}
+
+int cmd_send(struct nl_cli *cli, int argc, char **argv)
+{
+	struct send_args a = {0};
+	struct nl_config *cfg = NULL;
+	struct nl_post *post = NULL;
+	enum nl_err e;
+	if (nl_cmd_help(argc, argv, help))
+		return 0;
+	if (parse_args(argc, argv, &a)) {
+		fputs(help, stderr);
+		return nl_exit_status(NL_EUSAGE);
+	}
+	if (!(e = nl_cmd_config(cli, &cfg, !a.dry_run)) && !(e = apply_overrides(&a, cfg)) &&
+	    !(e = nl_cmd_post(a.post, !a.dry_run, &post)))
+		e = a.dry_run ? do_dry_run(&a, cfg, post) : do_send(&a, cfg, post);
+	nl_post_free(post);
+	nl_config_free(cfg);
+	return e ? nl_cmd_fail(e) : 0;
+}
+

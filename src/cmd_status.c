@@ -1,0 +1,98 @@
+/* cmd_status.c - `newsletter status`: what the send log says about one post. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addrmap.h"
+#include "cmd.h"
+#include "sendlog.h"
+#include "subs.h"
+
+static const char help[] =
+	"usage: newsletter status POST.md [--log FILE] [--subscribers FILE]\n"
+	"\n"
+	"Summarises the send log for the post: sent, deferred, failed (with the\n"
+	"server's replies), in doubt (a crash left the outcome unknown), not yet\n"
+	"attempted (active subscribers with no record), and the sending rate.\n";
+
+/* Active subscribers the log has no record of. */
+static enum nl_err count_unattempted(const char *path, struct nl_sendstate *st, size_t *active,
+				     size_t *left)
+{
+	struct nl_subs *s = NULL;
+	struct nl_sub *row;
+	bool eof = false;
+	enum nl_err e = nl_subs_open(path, &s);
+	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof) {
+		if (row->skip)
+			continue;
+		uint64_t h = nl_addr_hash(row->email);
+		uint8_t v = nl_addrmap_get_hash(&st->last, h);
+		if (v & 0x80)
+			continue; /* a duplicate row */
+		(*active)++;
+		if (!v)
+			(*left)++;
+		e = nl_addrmap_set_hash(&st->last, h, (uint8_t)(v | 0x80));
+	}
+	nl_subs_close(s);
+	return e;
+}
+
+static void print_status(const struct nl_post *post, const struct nl_sendstate *st, size_t active,
+			 size_t left)
+{
+	printf("%s: \"%s\"\n", post->slug, post->title);
+	printf("  sent               %zu\n", st->sent);
+	printf("  deferred           %zu\n", st->deferred);
+	printf("  failed             %zu\n", st->failed);
+	for (size_t i = 0; i < st->nfailures; i++)
+		printf("    %-8s %s: %s\n", nl_event_name(st->failures[i].ev), st->failures[i].rcpt,
+		       st->failures[i].detail);
+	printf("  in doubt           %zu\n", st->in_doubt);
+	printf("  not yet attempted  %zu (of %zu active subscribers)\n", left, active);
+	if (st->tests)
+		printf("  proof copies       %zu\n", st->tests);
+	if (st->last_sent > st->first && st->first > 0)
+		printf("  rate               %.1f msg/s\n", (double)st->sent / (st->last_sent - st->first));
+}
+
+int cmd_status(struct nl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"log", required_argument, NULL, 'l'},
+		{"subscribers", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *log = NULL, *subs = NULL;
+	struct nl_config *cfg = NULL;
+	struct nl_post *post = NULL;
+	struct nl_sendstate st;
+	size_t active = 0, left = 0;
+	enum nl_err e;
+	int c;
+	memset(&st, 0, sizeof st);
+	if (nl_cmd_help(argc, argv, help))
+		return 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'l')
+			log = optarg;
+		else if (c == 's')
+			subs = optarg;
+		else
+			return fputs(help, stderr), nl_exit_status(NL_EUSAGE);
+	}
+	if (optind != argc - 1)
+		return fputs(help, stderr), nl_exit_status(NL_EUSAGE);
+	if (!(e = nl_config_load(cli->config_path, &cfg)) &&
+	    !(e = log ? nl_config_set(&cfg->log, log) : NL_OK) &&
+	    !(e = subs ? nl_config_set(&cfg->subscribers, subs) : NL_OK) &&
+	    !(e = nl_post_load(argv[optind], &post)) &&
+	    !(e = nl_sendlog_scan(cfg->log, post->slug, &st)) &&
+	    !(e = count_unattempted(cfg->subscribers, &st, &active, &left)))
+		print_status(post, &st, active, left);
+	nl_sendstate_free(&st);
+	nl_post_free(post);
+	nl_config_free(cfg);
+	return e ? nl_cmd_fail(e) : 0;
+}

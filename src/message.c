@@ -1,0 +1,630 @@
+/* message.c - prepare a post once, then splice each reader's fields into pre-encoded parts. */
+#include "message.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "addr.h"
+#include "csv.h"
+#include "log.h"
+#include "mime.h"
+#include "render.h"
+#include "template.h"
+
+/* Fields that change per reader; subscriber columns follow as F_COL + i. */
+enum { F_EMAIL, F_NAME, F_UNSUB, F_COL };
+#define NFIELDS (F_COL + NL_CSV_MAX_FIELDS)
+
+/* Name spaces for name-based (SHA-1) UUIDs, so ids are stable across runs. */
+static const uuid_t ns_msgid = {0x6e, 0x6c, 0x2d, 0x6d, 0x73, 0x67, 0x49, 0x64,
+				0x8a, 0x1e, 0x3c, 0x51, 0x7b, 0x02, 0x9d, 0x44};
+static const uuid_t ns_token = {0x6e, 0x6c, 0x2d, 0x74, 0x6f, 0x6b, 0x65, 0x6e,
+				0x9b, 0x2f, 0x4d, 0x62, 0x8c, 0x13, 0xae, 0x55};
+
+struct image {
+	char *url;	/* as written in the post */
+	char *path;	/* resolved file */
+	char *cid;	/* Content-ID when embedded */
+};
+
+/* A bound template with its literals already quoted-printable encoded. */
+struct part {
+	struct nl_residual *res;
+	struct nl_str *qp; /* per segment: the encoded literal */
+	struct nl_buf enc;
+};
+
+struct nl_campaign {
+	struct nl_campaign_opts o;
+	enum nl_image_mode mode;
+	struct image *images;
+	size_t nimages;
+	char *domain;
+	struct part html, text;
+	struct nl_buf head, pre_text, mid, tail;
+	size_t ncols;
+	char colnames[NL_CSV_MAX_FIELDS][64];
+};
+
+/* ---- images ---- */
+
+static bool is_absolute_url(const char *u)
+{
+	const char *p = u;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return (p > u && *p == ':') || !strncmp(u, "//", 2);
+}
+
+static const char *image_type(const char *path)
+{
+	static const char *const map[][2] = {
+		{".png", "image/png"},	 {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
+		{".gif", "image/gif"},	 {".webp", "image/webp"}, {".svg", "image/svg+xml"},
+		{".avif", "image/avif"},
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < NL_ARRAY_LEN(map); i++)
+		if (!strcasecmp(dot, map[i][0]))
+			return map[i][1];
+	return "application/octet-stream";
+}
+
+static enum nl_err image_found(struct nl_campaign *c, const char *url, struct image **out)
+{
+	const char *rel = url;
+	struct nl_buf b = NL_BUF_INIT;
+	struct stat st;
+	for (size_t i = 0; i < c->nimages; i++) {
+		if (!strcmp(c->images[i].url, url)) {
+			*out = &c->images[i];
+			return NL_OK;
+		}
+	}
+	while (!strncmp(rel, "./", 2))
+		rel += 2;
+	nl_buf_addf(&b, "%s/%s", *rel == '/' ? "" : c->o.post->dir, rel);
+	if (nl_buf_err(&b))
+		return NL_ENOMEM;
+	if (stat(b.data, &st) || !S_ISREG(st.st_mode)) {
+		nl_buf_free(&b);
+		return nl_errf(NL_ENOINPUT, "%s: image '%s' not found (looked for %s/%s)",
+			       c->o.post->path, url, c->o.post->dir, rel);
+	}
+	struct image *im = realloc(c->images, (c->nimages + 1) * sizeof *im);
+	if (!im) {
+		nl_buf_free(&b);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	c->images = im;
+	im = &c->images[c->nimages++];
+	im->path = nl_buf_detach(&b, NULL);
+	im->url = strdup(url);
+	im->cid = NULL;
+	*out = im;
+	return im->path && im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+}
+
+static enum nl_err image_cb(void *ctx, const char *url, char **out)
+{
+	struct nl_campaign *c = ctx;
+	struct image *im = NULL;
+	struct nl_buf b = NL_BUF_INIT;
+	char real[PATH_MAX];
+	enum nl_err e;
+	if (is_absolute_url(url) || !*url)
+		return NL_OK;
+	if ((e = image_found(c, url, &im)))
+		return e;
+	if (c->mode == NL_IMG_LOCAL) {
+		/* An absolute path: cmark blanks file: URLs, and a page opened from
+		 * disk resolves "/..." against file:// anyway. */
+		nl_buf_adds(&b, realpath(im->path, real) ? real : im->path);
+	} else if (c->mode == NL_IMG_LINK) {
+		const char *rel = url;
+		while (!strncmp(rel, "./", 2))
+			rel += 2;
+		nl_buf_addf(&b, "%s/%s", c->o.cfg->base_url, rel + (*rel == '/'));
+	} else {
+		if (!im->cid) {
+			nl_buf_addf(&b, "img%zu.%s@%s", (size_t)(im - c->images) + 1, c->o.post->slug,
+				    c->domain);
+			im->cid = nl_buf_detach(&b, NULL);
+			if (!im->cid)
+				return nl_errf(NL_ENOMEM, "out of memory");
+		}
+		nl_buf_addf(&b, "cid:%s", im->cid);
+	}
+	*out = nl_buf_detach(&b, NULL);
+	return *out ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+}
+
+static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
+{
+	for (size_t i = 0; i < c->nimages; i++) {
+		struct image *im = &c->images[i];
+		struct nl_buf data = NL_BUF_INIT;
+		char chunk[65536];
+		size_t n;
+		FILE *f = fopen(im->path, "rb");
+		if (!f)
+			return nl_errf(NL_ENOINPUT, "%s: cannot read image %s", c->o.post->path, im->path);
+		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+			nl_buf_add(&data, chunk, n);
+		fclose(f);
+		nl_buf_addf(&c->tail, "--%s\r\n", outer);
+		nl_buf_addf(&c->tail, "Content-Type: %s\r\n", image_type(im->path));
+		nl_buf_adds(&c->tail, "Content-Transfer-Encoding: base64\r\n");
+		nl_buf_addf(&c->tail, "Content-ID: <%s>\r\n", im->cid);
+		nl_hdr_raw(&c->tail, "Content-Disposition", "inline");
+		nl_buf_adds(&c->tail, "\r\n");
+		nl_base64_encode(&c->tail, data.data, data.len);
+		enum nl_err e = nl_buf_err(&data);
+		nl_buf_free(&data);
+		if (e)
+			return e;
+	}
+	nl_buf_addf(&c->tail, "--%s--\r\n", outer);
+	return nl_buf_err(&c->tail);
+}
+
+/* ---- template context ---- */
+
+static int dyn_field(void *ctx, const char *name)
+{
+	struct nl_campaign *c = ctx;
+	if (!strcmp(name, "unsubscribe_url"))
+		return F_UNSUB;
+	if (strncmp(name, "subscriber.", 11))
+		return -1;
+	name += 11;
+	if (!strcmp(name, "email"))
+		return F_EMAIL;
+	if (!strcmp(name, "name"))
+		return F_NAME;
+	for (size_t i = 0; i < c->ncols; i++)
+		if (!strcasecmp(c->colnames[i], name))
+			return (int)(F_COL + i);
+	return -1;
+}
+
+static enum nl_err put_str(struct nl_ynode *map, const char *key, const char *v)
+{
+	return nl_ynode_put(map, key, nl_ynode_scalar(v));
+}
+
+static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
+{
+	const struct nl_config *cfg = c->o.cfg;
+	const struct nl_post *p = c->o.post;
+	struct nl_ynode *ctx = nl_ynode_clone(p->meta);
+	const struct nl_ynode *pubsrc = nl_ynode_get(cfg->root, "publication");
+	struct nl_ynode *pub = pubsrc ? nl_ynode_clone(pubsrc) : nl_ynode_map();
+	char web[1024] = "", when[64] = "";
+	enum nl_err e;
+	if (!ctx || !pub) {
+		nl_ynode_free(ctx);
+		nl_ynode_free(pub);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	if (*cfg->base_url)
+		snprintf(web, sizeof web, "%s/%s/", cfg->base_url, p->slug);
+	if (p->date != (time_t)-1) {
+		struct tm tm;
+		gmtime_r(&p->date, &tm);
+		strftime(when, sizeof when, "%B %-d, %Y", &tm);
+	}
+	if (!nl_ynode_get(pub, "language") && (e = put_str(pub, "language", "en"))) {
+		nl_ynode_free(ctx);
+		nl_ynode_free(pub);
+		return e;
+	}
+	if ((e = put_str(pub, "name", cfg->name)) || (e = put_str(pub, "address", cfg->address)) ||
+	    (e = nl_ynode_put(ctx, "publication", pub)) || (e = put_str(ctx, "slug", p->slug)) ||
+	    (e = put_str(ctx, "title", p->title)) || (e = put_str(ctx, "description", p->description)) ||
+	    (e = put_str(ctx, "date", p->date_text)) || (e = put_str(ctx, "date_long", when)) ||
+	    (e = put_str(ctx, "web_url", web)) || (e = put_str(ctx, "subscribe_url", cfg->subscribe_url)) ||
+	    (e = put_str(ctx, "content", ""))) {
+		nl_ynode_free(ctx);
+		return e;
+	}
+	*out = ctx;
+	return NL_OK;
+}
+
+/* ---- parts ---- */
+
+/*
+ * Email clients ignore <style> blocks more often than not, so the rendered
+ * body gets inline styles. cmark escapes '<' in text, so every "<tag" here
+ * is a real element.
+ */
+static const struct {
+	const char *tag, *style;
+} inline_styles[] = {
+	{"<p", "margin:0 0 16px 0;"},
+	{"<h1", "margin:32px 0 12px 0;font-size:26px;line-height:1.25;"},
+	{"<h2", "margin:28px 0 12px 0;font-size:22px;line-height:1.3;"},
+	{"<h3", "margin:24px 0 8px 0;font-size:19px;line-height:1.3;"},
+	{"<h4", "margin:20px 0 8px 0;font-size:17px;"},
+	{"<img", "max-width:100%;height:auto;border:0;"},
+	{"<a", "color:#2563eb;text-decoration:underline;"},
+	{"<ul", "margin:0 0 16px 0;padding-left:24px;"},
+	{"<ol", "margin:0 0 16px 0;padding-left:24px;"},
+	{"<li", "margin:0 0 6px 0;"},
+	{"<blockquote", "margin:0 0 16px 0;padding:0 0 0 16px;border-left:3px solid #d1d5db;"},
+	{"<pre", "margin:0 0 16px 0;padding:12px;border:1px solid #d1d5db;border-radius:4px;"
+		 "white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.45;"},
+	{"<code", "font-family:Menlo,Consolas,'Courier New',monospace;font-size:90%;"},
+	{"<table", "border-collapse:collapse;margin:0 0 16px 0;font-size:16px;"},
+	{"<th", "border:1px solid #d1d5db;padding:6px 10px;text-align:left;"},
+	{"<td", "border:1px solid #d1d5db;padding:6px 10px;"},
+	{"<hr", "border:0;border-top:1px solid #d1d5db;margin:24px 0;"},
+};
+
+static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
+{
+	const char *p = in->data, *end = in->data + in->len, *run = p;
+	while ((p = memchr(p, '<', (size_t)(end - p)))) {
+		for (size_t i = 0; i < NL_ARRAY_LEN(inline_styles); i++) {
+			size_t n = strlen(inline_styles[i].tag);
+			if ((size_t)(end - p) > n && !memcmp(p, inline_styles[i].tag, n) &&
+			    (p[n] == ' ' || p[n] == '>' || p[n] == '/')) {
+				nl_buf_add(out, run, (size_t)(p - run) + n);
+				nl_buf_addf(out, " style=\"%s\"", inline_styles[i].style);
+				run = p + n;
+				break;
+			}
+		}
+		p++;
+	}
+	nl_buf_add(out, run, (size_t)(end - run));
+}
+
+static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
+			     struct nl_ynode *ctx, const char *content)
+{
+	struct nl_tmpl *t = NULL;
+	enum nl_err e;
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
+	if (stat(path, &st) && stat(NL_DATADIR "/templates", &st) == 0)
+		snprintf(path, sizeof path, "%s/templates/%s", NL_DATADIR, file);
+	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
+		return e;
+	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);
+	nl_tmpl_free(t);
+	if (e)
+		return e;
+	if (!(pt->qp = calloc(pt->res->n ? pt->res->n : 1, sizeof *pt->qp)))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	nl_buf_init(&pt->enc);
+	size_t *offs = calloc(pt->res->n ? pt->res->n : 1, sizeof *offs);
+	if (!offs)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < pt->res->n; i++) {
+		const struct nl_rseg *s = &pt->res->segs[i];
+		offs[i] = pt->enc.len;
+		if (s->kind == NL_RSEG_LIT)
+			nl_qp_encode(&pt->enc, pt->res->lits.data + s->off, s->len, true);
+		pt->qp[i].len = pt->enc.len - offs[i];
+	}
+	for (size_t i = 0; i < pt->res->n; i++) /* enc may have moved while growing */
+		pt->qp[i].p = pt->enc.data + offs[i];
+	free(offs);
+	return nl_buf_err(&pt->enc);
+}
+
+static void free_part(struct part *pt)
+{
+	nl_residual_free(pt->res);
+	free(pt->qp);
+	if (pt->qp)
+		nl_buf_free(&pt->enc);
+}
+
+static enum nl_err build_parts(struct nl_campaign *c)
+{
+	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, styled = NL_BUF_INIT;
+	struct nl_ynode *ctx = NULL;
+	struct nl_render_opts ro = {.unsafe_html = c->o.cfg->allow_html, .wrap = 72,
+				    .image = image_cb, .image_ctx = c};
+	enum nl_err e = nl_render(c->o.post->body, c->o.post->body_len, &ro, &html, &text);
+	if (!e)
+		add_inline_styles(&html, &styled);
+	if (!e && !(e = nl_buf_err(&styled)) && !(e = nl_buf_err(&text)) && !(e = build_context(c, &ctx)))
+		if (!(e = bind_part(c, &c->html, "email.html", true, ctx, styled.data)))
+			e = bind_part(c, &c->text, "email.txt", false, ctx, text.data);
+	nl_ynode_free(ctx);
+	nl_buf_free(&styled);
+	nl_buf_free(&html);
+	nl_buf_free(&text);
+	return e;
+}
+
+/* ---- headers and the skeleton ---- */
+
+static void static_headers(struct nl_campaign *c, const char *outer, bool related)
+{
+	const struct nl_config *cfg = c->o.cfg;
+	char date[40];
+	struct nl_buf subj = NL_BUF_INIT;
+	nl_date_rfc5322(date, c->o.now);
+	nl_hdr_addr(&c->head, "From", cfg->from_name, cfg->from_addr);
+	if (*cfg->reply_to)
+		nl_hdr_addr(&c->head, "Reply-To", "", cfg->reply_to);
+	nl_buf_addf(&subj, "%s%s", c->o.test ? "[TEST] " : "", c->o.post->title);
+	nl_hdr_text(&c->head, "Subject", subj.data);
+	nl_buf_free(&subj);
+	nl_hdr_raw(&c->head, "Date", date);
+	nl_hdr_raw(&c->head, "MIME-Version", "1.0");
+	nl_buf_reset(&subj);
+	nl_buf_addf(&subj, "%s <%s>", cfg->name, cfg->list_id);
+	nl_hdr_text(&c->head, "List-Id", subj.data);
+	nl_buf_free(&subj);
+	if (*cfg->unsubscribe_url)
+		nl_hdr_raw(&c->head, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+	if (related)
+		nl_buf_addf(&c->head,
+			    "Content-Type: multipart/related; type=\"multipart/alternative\";\r\n"
+			    " boundary=\"%s\"\r\n", outer);
+}
+
+static void skeleton(struct nl_campaign *c, const char *outer, const char *alt, bool related)
+{
+	const char *qp = "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+	if (!related)
+		nl_buf_addf(&c->pre_text, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n", alt);
+	nl_buf_adds(&c->pre_text, "\r\nThis is a multi-part message in MIME format.\r\n");
+	if (related)
+		nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: multipart/alternative;\r\n"
+					  " boundary=\"%s\"\r\n\r\n", outer, alt);
+	nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n%s", alt, qp);
+	nl_buf_addf(&c->mid, "\r\n--%s\r\nContent-Type: text/html; charset=utf-8\r\n%s", alt, qp);
+	nl_buf_addf(&c->tail, "\r\n--%s--\r\n", alt);
+	if (related)
+		nl_buf_adds(&c->tail, "\r\n");
+}
+
+static enum nl_err prepare(struct nl_campaign *c)
+{
+	enum nl_err e;
+	char outer[48], alt[48];
+	const char *dom = *c->o.cfg->from_addr ? nl_addr_domain(c->o.cfg->from_addr) : "localhost";
+	if (!(c->domain = strdup(dom)))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if ((e = build_parts(c)))
+		return e;
+	bool related = c->mode == NL_IMG_EMBED && c->nimages > 0;
+	nl_mime_boundary(outer, c->o.post->slug, strlen(c->o.post->slug));
+	nl_mime_boundary(alt, outer, strlen(outer));
+	static_headers(c, outer, related);
+	skeleton(c, outer, alt, related);
+	if (related && (e = attach_images(c, outer)))
+		return e;
+	if ((e = nl_buf_err(&c->head)) || (e = nl_buf_err(&c->pre_text)) ||
+	    (e = nl_buf_err(&c->mid)) || (e = nl_buf_err(&c->tail)))
+		return e;
+	return NL_OK;
+}
+
+enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign **out)
+{
+	struct nl_campaign *c = calloc(1, sizeof *c);
+	enum nl_err e;
+	*out = NULL;
+	if (!c)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	c->o = *o;
+	nl_buf_init(&c->head);
+	nl_buf_init(&c->pre_text);
+	nl_buf_init(&c->mid);
+	nl_buf_init(&c->tail);
+	if (o->local_images)
+		c->mode = NL_IMG_LOCAL;
+	else if (o->cfg->images == NL_IMAGES_EMBED || (o->cfg->images == NL_IMAGES_AUTO && !*o->cfg->base_url))
+		c->mode = NL_IMG_EMBED;
+	else
+		c->mode = NL_IMG_LINK;
+	if (c->mode == NL_IMG_LINK && !*o->cfg->base_url) {
+		nl_campaign_free(c);
+		return nl_errf(NL_ECONFIG, "%s: 'images: link' needs 'base_url'", o->cfg->path);
+	}
+	for (size_t i = 0; o->subs && i < nl_subs_ncols(o->subs) && i < NL_CSV_MAX_FIELDS; i++) {
+		snprintf(c->colnames[i], sizeof c->colnames[i], "%s", nl_subs_colname(o->subs, i));
+		c->ncols++;
+	}
+	if ((e = prepare(c))) {
+		nl_campaign_free(c);
+		return e;
+	}
+	*out = c;
+	return NL_OK;
+}
+
+void nl_campaign_free(struct nl_campaign *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nimages; i++) {
+		free(c->images[i].url);
+		free(c->images[i].path);
+		free(c->images[i].cid);
+	}
+	free(c->images);
+	free(c->domain);
+	free_part(&c->html);
+	free_part(&c->text);
+	nl_buf_free(&c->head);
+	nl_buf_free(&c->pre_text);
+	nl_buf_free(&c->mid);
+	nl_buf_free(&c->tail);
+	free(c);
+}
+
+enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached)
+{
+	if (attached)
+		*attached = c->mode == NL_IMG_EMBED ? (int)c->nimages : 0;
+	return c->mode;
+}
+
+/* ---- per reader ---- */
+
+static void lower_email(const char *e, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; e[i] && i + 1 < cap; i++)
+		out[i] = (e[i] >= 'A' && e[i] <= 'Z') ? (char)(e[i] + 32) : e[i];
+	out[i] = 0;
+}
+
+static void uuid_for(const uuid_t ns, const char *a, const char *b, const char *email, char out[37])
+{
+	char name[1024], low[320];
+	uuid_t u;
+	lower_email(email, low, sizeof low);
+	int n = snprintf(name, sizeof name, "%s%c%s%c%s", a, 0, b, 0, low);
+	uuid_generate_sha1(u, ns, name, n > 0 && (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
+	uuid_unparse_lower(u, out);
+}
+
+static void url_escape(struct nl_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-._~", ch))
+			nl_buf_addc(b, (char)ch);
+		else {
+			char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+			nl_buf_add(b, esc, 3);
+		}
+	}
+}
+
+/* The reader's unsubscribe token: from the list, else derived from the address. */
+static void token_for(const struct nl_campaign *c, const struct nl_sub *sub, char out[37],
+		      const char **tok)
+{
+	if (*sub->token) {
+		*tok = sub->token;
+		return;
+	}
+	uuid_for(ns_token, c->o.cfg->secret, c->o.cfg->list_id, sub->email, out);
+	*tok = out;
+}
+
+static void fill_fields(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *unsub,
+			const char **fields)
+{
+	char derived[37];
+	const char *tok;
+	token_for(c, sub, derived, &tok);
+	if (*c->o.cfg->unsubscribe_url) {
+		nl_buf_adds(unsub, c->o.cfg->unsubscribe_url);
+		url_escape(unsub, tok);
+	}
+	nl_buf_addc(unsub, 0);
+	nl_buf_addf(unsub, "mailto:%s?subject=unsubscribe%%20", c->o.cfg->unsubscribe_email);
+	url_escape(unsub, tok);
+	fields[F_EMAIL] = sub->email;
+	fields[F_NAME] = sub->name;
+	/* Without an https unsubscribe page, the mailto: is the link. */
+	fields[F_UNSUB] = *unsub->data ? unsub->data : unsub->data + 1;
+	for (size_t i = 0; i < c->ncols; i++)
+		fields[F_COL + i] = sub->cols ? sub->cols[i] : "";
+}
+
+static void eval_qp(const struct part *pt, size_t i, size_t end, const char *const *fields,
+		    struct nl_buf *out, struct nl_buf *tmp)
+{
+	while (i < end) {
+		const struct nl_rseg *s = &pt->res->segs[i];
+		const char *v = fields[s->field] ? fields[s->field] : "";
+		switch (s->kind) {
+		case NL_RSEG_LIT:
+			nl_buf_add(out, pt->qp[i].p, pt->qp[i].len);
+			break;
+		case NL_RSEG_FIELD:
+			if (!*v)
+				break;
+			nl_buf_reset(tmp);
+			if (s->escape)
+				nl_html_escape(tmp, v, strlen(v));
+			else
+				nl_buf_adds(tmp, v);
+			nl_qp_encode(out, tmp->data, tmp->len, true);
+			break;
+		case NL_RSEG_SECTION:
+			if (nl_field_truthy(v) != s->inverted)
+				eval_qp(pt, i + 1, s->end, fields, out, tmp);
+			i = s->end;
+			continue;
+		}
+		i++;
+	}
+}
+
+static void reader_headers(const struct nl_campaign *c, const struct nl_sub *sub,
+			   const char *unsub_https, const char *unsub_mailto, struct nl_buf *out,
+			   char msgid[NL_MSGID_MAX])
+{
+	struct nl_buf lu = NL_BUF_INIT;
+	char uuid[37];
+	if (c->o.test) {
+		uuid_t u;
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, uuid);
+	} else {
+		uuid_for(ns_msgid, c->o.cfg->list_id, c->o.post->slug, sub->email, uuid);
+	}
+	snprintf(msgid, NL_MSGID_MAX, "%s@%s", uuid, c->domain);
+	nl_buf_add(out, c->head.data, c->head.len);
+	nl_hdr_addr(out, "To", sub->name, sub->email);
+	nl_buf_addf(&lu, "<%s>", msgid);
+	nl_hdr_raw(out, "Message-ID", lu.data);
+	nl_buf_reset(&lu);
+	if (*unsub_https)
+		nl_buf_addf(&lu, "<%s>, ", unsub_https);
+	nl_buf_addf(&lu, "<%s>", unsub_mailto);
+	nl_hdr_raw(out, "List-Unsubscribe", lu.data);
+	nl_buf_free(&lu);
+}
+
+enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
+				struct nl_buf *out, char msgid[NL_MSGID_MAX])
+{
+	const char *fields[NFIELDS];
+	struct nl_buf unsub = NL_BUF_INIT, tmp = NL_BUF_INIT;
+	fill_fields(c, sub, &unsub, fields);
+	const char *mailto = unsub.data + strlen(unsub.data) + 1;
+	reader_headers(c, sub, unsub.data, mailto, out, msgid);
+	nl_buf_add(out, c->pre_text.data, c->pre_text.len);
+	eval_qp(&c->text, 0, c->text.res->n, fields, out, &tmp);
+	nl_buf_add(out, c->mid.data, c->mid.len);
+	eval_qp(&c->html, 0, c->html.res->n, fields, out, &tmp);
+	nl_buf_add(out, c->tail.data, c->tail.len);
+	nl_buf_free(&unsub);
+	nl_buf_free(&tmp);
+	return nl_buf_err(out);
+}
+
+void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *html,
+			struct nl_buf *text)
+{
+	const char *fields[NFIELDS];
+	struct nl_buf unsub = NL_BUF_INIT;
+	fill_fields(c, sub, &unsub, fields);
+	nl_residual_eval(c->html.res, fields, html);
+	nl_residual_eval(c->text.res, fields, text);
+	nl_buf_free(&unsub);
+}

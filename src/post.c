@@ -1,0 +1,290 @@
+/* post.c - load a post: UTF-8 check, front matter split and parse, typed fields. */
+#include "post.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "utf8.h"
+
+#define POST_MAX ((size_t)16 << 20)
+
+static enum nl_err read_file(const char *path, struct nl_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+	if (!f)
+		return nl_errf(NL_ENOINPUT, "%s: cannot open: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		nl_buf_add(b, chunk, n);
+		if (b->len > POST_MAX) {
+			fclose(f);
+			return nl_errf(NL_EDATA, "%s: larger than %zu MB", path, POST_MAX >> 20);
+		}
+	}
+	int err = ferror(f);
+	fclose(f);
+	if (err)
+		return nl_errf(NL_ENOINPUT, "%s: read error", path);
+	return nl_buf_err(b);
+}
+
+/* Drop a BOM and turn CRLF into LF, in place. */
+static void normalize(struct nl_buf *b)
+{
+	size_t i = 0, o = 0;
+	if (b->len >= 3 && !memcmp(b->data, "\xEF\xBB\xBF", 3))
+		i = 3;
+	for (; i < b->len; i++) {
+		if (b->data[i] == '\r' && i + 1 < b->len && b->data[i + 1] == '\n')
+			continue;
+		b->data[o++] = b->data[i];
+	}
+	nl_buf_truncate(b, o);
+}
+
+/* A line that is exactly `---` (trailing spaces allowed). */
+static bool is_fence(const char *p, const char *end)
+{
+	if (end - p < 3 || memcmp(p, "---", 3))
+		return false;
+	for (p += 3; p < end && *p != '\n'; p++)
+		if (*p != ' ' && *p != '\t')
+			return false;
+	return true;
+}
+
+static enum nl_err split(struct nl_post *post, const char *s, size_t n, struct nl_str *fm)
+{
+	const char *end = s + n, *p;
+	int line = 2;
+	fm->p = NULL;
+	fm->len = 0;
+	if (!is_fence(s, end)) {
+		post->body_line = 1;
+		post->body = nl_strndup(s, n);
+		post->body_len = n;
+		return NL_OK;
+	}
+	p = memchr(s, '\n', n);
+	p = p ? p + 1 : end;
+	fm->p = p;
+	while (p < end) {
+		if (is_fence(p, end)) {
+			fm->len = (size_t)(p - fm->p);
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+			post->body_line = line + 1;
+			post->body_len = (size_t)(end - p);
+			post->body = nl_strndup(p, post->body_len);
+			return NL_OK;
+		}
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+		line++;
+	}
+	return nl_errf(NL_EDATA, "%s:1:1: front matter: no closing '---' line", post->path);
+}
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+bool nl_parse_date(const char *s, time_t *out, bool *has_offset)
+{
+	int y = digits(s, 4), mo, d, h = 0, mi = 0, sec = 0, off = 0;
+	struct tm tm = {0};
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	*has_offset = false;
+	if (strlen(s) < 10 || y < 0 || s[4] != '-' || s[7] != '-')
+		return false;
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return false;
+	s += 10;
+	if (*s == 'T' || *s == 't' || *s == ' ') {
+		h = digits(s + 1, 2);
+		if (h < 0 || s[3] != ':' || (mi = digits(s + 4, 2)) < 0 || s[6] != ':' ||
+		    (sec = digits(s + 7, 2)) < 0 || h > 23 || mi > 59 || sec > 60)
+			return false;
+		s += 9;
+		if (*s == '.')
+			for (s++; isdigit((unsigned char)*s); s++)
+				;
+		if (*s == 'Z' || *s == 'z') {
+			*has_offset = true;
+			s++;
+		} else if (*s == '+' || *s == '-') {
+			int oh = digits(s + 1, 2), om = s[3] == ':' ? digits(s + 4, 2) : -1;
+			if (oh < 0 || om < 0 || oh > 23 || om > 59)
+				return false;
+			off = (oh * 60 + om) * 60 * (*s == '-' ? -1 : 1);
+			*has_offset = true;
+			s += 6;
+		}
+	}
+	while (*s == ' ')
+		s++;
+	if (*s)
+		return false;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm) - off;
+	return true;
+}
+
+bool nl_slug_valid(const char *s)
+{
+	if (!*s || *s == '.')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+			return false;
+	return true;
+}
+
+static enum nl_err field(struct nl_post *p, const char *key, char **out, bool required)
+{
+	const struct nl_ynode *n = nl_ynode_get(p->meta, key);
+	if (!n || nl_ynode_is_null(n)) {
+		if (required)
+			return nl_errf(NL_EDATA, "%s:1:1: front matter: no '%s' (it is required)",
+				       p->path, key);
+		*out = strdup("");
+	} else if (n->kind != NL_Y_SCALAR) {
+		return nl_errf(NL_EDATA, "%s:%d:%d: front matter: '%s' must be a string", p->path,
+			       n->line, n->col, key);
+	} else {
+		*out = strdup(n->text);
+	}
+	return *out ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+}
+
+static enum nl_err default_slug(struct nl_post *p)
+{
+	const char *base = strrchr(p->path, '/');
+	base = base ? base + 1 : p->path;
+	const char *dot = strrchr(base, '.');
+	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	free(p->slug);
+	p->slug = nl_strndup(base, n);
+	return p->slug ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+}
+
+static enum nl_err typed_fields(struct nl_post *p)
+{
+	enum nl_err e;
+	const struct nl_ynode *n;
+	if ((e = field(p, "title", &p->title, true)) || (e = field(p, "description", &p->description, false)) ||
+	    (e = field(p, "date", &p->date_text, false)) || (e = field(p, "slug", &p->slug, false)))
+		return e;
+	if (!p->title[0] || strspn(p->title, " \t") == strlen(p->title))
+		return nl_errf(NL_EDATA, "%s:1:1: front matter: 'title' is empty", p->path);
+	if (!p->slug[0] && (e = default_slug(p)))
+		return e;
+	if (!nl_slug_valid(p->slug)) {
+		n = nl_ynode_get(p->meta, "slug");
+		return nl_errf(NL_EDATA,
+			       "%s:%d:%d: slug '%s' may only use letters, digits, '-', '_' and '.'"
+			       " (set 'slug' in the front matter)",
+			       p->path, n ? n->line : 1, n ? n->col : 1, p->slug);
+	}
+	p->date = (time_t)-1;
+	if (p->date_text[0] && !nl_parse_date(p->date_text, &p->date, &p->date_has_offset)) {
+		n = nl_ynode_get(p->meta, "date");
+		return nl_errf(NL_EDATA,
+			       "%s:%d:%d: front matter: date '%s' is not RFC 3339 or YYYY-MM-DD",
+			       p->path, n->line, n->col, p->date_text);
+	}
+	n = nl_ynode_get(p->meta, "draft");
+	p->draft = nl_ynode_is_true(n);
+	return NL_OK;
+}
+
+static enum nl_err parse(struct nl_post *p, struct nl_buf *file)
+{
+	enum nl_err e;
+	size_t bad;
+	struct nl_str fm;
+	if (!nl_utf8_valid(file->data, file->len, &bad)) {
+		int line, col;
+		size_t bom = file->len >= 3 && !memcmp(file->data, "\xEF\xBB\xBF", 3) ? 3 : 0;
+		nl_text_pos(file->data + bom, bad - (bad >= bom ? bom : 0), &line, &col);
+		return nl_errf(NL_EDATA, "%s:%d:%d: invalid UTF-8 (byte 0x%02X)", p->path, line,
+			       col, (unsigned char)file->data[bad]);
+	}
+	normalize(file);
+	if (memchr(file->data, 0, file->len))
+		return nl_errf(NL_EDATA, "%s: contains a NUL byte", p->path);
+	if ((e = split(p, file->data, file->len, &fm)))
+		return e;
+	if (!p->body)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if ((e = nl_ynode_parse(p->path, fm.p ? fm.p : "", fm.len, 2, &p->meta)))
+		return e;
+	if (p->meta->kind != NL_Y_MAP)
+		return nl_errf(NL_EDATA, "%s:2:1: front matter must be a map of 'key: value' lines",
+			       p->path);
+	return typed_fields(p);
+}
+
+enum nl_err nl_post_load(const char *path, struct nl_post **out)
+{
+	struct nl_buf file = NL_BUF_INIT;
+	struct nl_post *p = calloc(1, sizeof *p);
+	enum nl_err e;
+	*out = NULL;
+	if (!p || !(p->path = strdup(path)) || !(p->dir = strdup(path))) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
+	char *slash = strrchr(p->dir, '/');
+	if (slash) {
+		slash[slash == p->dir ? 1 : 0] = 0;
+	} else {
+		free(p->dir);
+		if (!(p->dir = strdup("."))) {
+			e = nl_errf(NL_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((e = read_file(path, &file)) || (e = parse(p, &file)))
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	nl_buf_free(&file);
+	nl_post_free(p);
+	return e;
+}
+
+void nl_post_free(struct nl_post *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free(p->dir);
+	free(p->slug);
+	free(p->title);
+	free(p->description);
+	free(p->date_text);
+	nl_ynode_free(p->meta);
+	free(p->body);
+	free(p);
+}

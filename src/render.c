@@ -1,0 +1,815 @@
+/* render.c - Markdown to HTML (cmark-gfm) and to plain text (our own walk of the same tree). */
+#include "render.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm.h>
+
+#define DEFAULT_WRAP 72
+/* Nesting narrows the text; past this floor lines overflow instead of
+ * squeezing to a word per line. */
+#define MIN_WRAP 20
+/* Blocks render recursively; refuse absurd nesting rather than risk the stack. */
+#define MAX_NEST 100
+/* cmark counts with 32-bit ints; stay far below that. */
+#define MAX_INPUT ((size_t)64 << 20)
+/* Thematic breaks need not span a very wide wrap column. */
+#define RULE_MAX 72
+
+static const char *const extension_names[] = {
+	"table", "strikethrough", "autolink", "tagfilter", "tasklist",
+};
+
+/* State of one plain-text rendering. */
+struct txt {
+	int wrap;
+	bool unsafe_html;
+	enum nl_err err;	/* first error with its own message (too deep) */
+	bool nomem;		/* an allocation outside the output buffers failed */
+	int in_image;		/* > 0 inside alt text, which stays plain */
+	char **urls;		/* link targets by first use; urls[n-1] is "[n]" */
+	size_t nurls, cap_urls;
+	struct nl_buf starts;	/* stack of output offsets of open links/images */
+};
+
+static void block(struct txt *t, cmark_node *n, int width, int depth,
+		  struct nl_buf *out);
+
+/* ---- small helpers ---- */
+
+/* Display width as the brief defines it: UTF-8 code points. */
+static size_t width_of(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static bool is_type(cmark_node *n, const char *name)
+{
+	return strcmp(cmark_node_get_type_string(n), name) == 0;
+}
+
+static void add_repeat(struct nl_buf *b, char c, size_t n)
+{
+	if (!nl_buf_grow(b, n))
+		return;
+	memset(b->data + b->len, c, n);
+	b->len += n;
+	b->data[b->len] = 0;
+}
+
+/* Append src and carry over its sticky failure. */
+static void add_buf(struct nl_buf *dst, const struct nl_buf *src)
+{
+	if (src->failed)
+		dst->failed = true;
+	nl_buf_add(dst, src->data, src->len);
+}
+
+/* Append s without its trailing blanks, so prefixes never end a line in spaces. */
+static void add_trimmed(struct nl_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && is_ws(s[n - 1]))
+		n--;
+	nl_buf_add(b, s, n);
+}
+
+static int narrower(int width, size_t by)
+{
+	int floor = width < MIN_WRAP ? width : MIN_WRAP;
+	long w = (long)width - (long)by;
+
+	return w < floor ? floor : (int)w;
+}
+
+/* ---- links and the stack of open link/image offsets ---- */
+
+static void push_start(struct txt *t, size_t off)
+{
+	nl_buf_add(&t->starts, &off, sizeof off);
+}
+
+static size_t pop_start(struct txt *t)
+{
+	size_t off = 0;
+
+	if (t->starts.len < sizeof off)
+		return 0; /* only after an allocation failure, which is reported */
+	t->starts.len -= sizeof off;
+	memcpy(&off, t->starts.data + t->starts.len, sizeof off);
+	return off;
+}
+
+/* The 1-based number of url in the link list, adding it on first use; 0 on OOM. */
+static size_t link_number(struct txt *t, const char *url)
+{
+	for (size_t i = 0; i < t->nurls; i++)
+		if (strcmp(t->urls[i], url) == 0)
+			return i + 1;
+	if (t->nurls == t->cap_urls) {
+		size_t cap = t->cap_urls ? t->cap_urls * 2 : 8;
+		char **p = realloc(t->urls, cap * sizeof *p);
+		if (!p)
+			return 0;
+		t->urls = p;
+		t->cap_urls = cap;
+	}
+	char *copy = nl_strndup(url, strlen(url));
+	if (!copy)
+		return 0;
+	t->urls[t->nurls++] = copy;
+	return t->nurls;
+}
+
+/* Autolinks (<https://x>, www.x, x@y) show their target already. */
+static bool text_is_url(const char *text, size_t n, const char *url)
+{
+	static const char *const schemes[] = {"", "mailto:", "http://", "https://"};
+
+	for (size_t i = 0; i < NL_ARRAY_LEN(schemes); i++) {
+		size_t k = strlen(schemes[i]);
+		if (strncmp(url, schemes[i], k) == 0 && strlen(url + k) == n &&
+		    memcmp(url + k, text, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* <mailto:a@b> shows as a@b, like the bare address a@b does. */
+static void show_address(struct nl_buf *out, size_t start)
+{
+	static const char scheme[] = "mailto:";
+	size_t k = sizeof scheme - 1;
+
+	if (out->len - start > k && strncasecmp(out->data + start, scheme, k) == 0) {
+		memmove(out->data + start, out->data + start + k, out->len - start - k);
+		nl_buf_truncate(out, out->len - k);
+	}
+}
+
+static void link_exit(struct txt *t, cmark_node *n, struct nl_buf *out)
+{
+	size_t start = pop_start(t);
+	const char *url = cmark_node_get_url(n);
+
+	if (!url || !*url || start > out->len || t->in_image)
+		return;
+	if (start == out->len) { /* [](url): the URL is all there is to show */
+		nl_buf_adds(out, url);
+		return;
+	}
+	if (text_is_url(out->data + start, out->len - start, url)) {
+		show_address(out, start);
+		return;
+	}
+	size_t k = link_number(t, url);
+	if (!k)
+		t->nomem = true;
+	else
+		nl_buf_addf(out, "[%zu]", k);
+}
+
+static void image_exit(struct txt *t, struct nl_buf *out)
+{
+	static const char open[] = "[image: ";
+	size_t start = pop_start(t);
+
+	t->in_image--;
+	if (out->len == start + sizeof open - 1) {
+		nl_buf_truncate(out, start);
+		nl_buf_adds(out, "[image]");
+	} else {
+		nl_buf_addc(out, ']');
+	}
+}
+
+/* ---- inlines: flattened to one string, '\n' for hard breaks ---- */
+
+/* The plain-text mark for emphasis-like nodes, or 0. */
+static char markup(cmark_node *n)
+{
+	switch (cmark_node_get_type(n)) {
+	case CMARK_NODE_EMPH: return '_';
+	case CMARK_NODE_STRONG: return '*';
+	default: return is_type(n, "strikethrough") ? '~' : 0;
+	}
+}
+
+static void inline_enter(struct txt *t, cmark_node *n, struct nl_buf *out)
+{
+	switch (cmark_node_get_type(n)) {
+	case CMARK_NODE_TEXT: nl_buf_adds(out, cmark_node_get_literal(n)); break;
+	case CMARK_NODE_SOFTBREAK: nl_buf_addc(out, ' '); break;
+	case CMARK_NODE_LINEBREAK: nl_buf_addc(out, '\n'); break;
+	case CMARK_NODE_LINK: push_start(t, out->len); break;
+	case CMARK_NODE_CODE:
+		if (!t->in_image)
+			nl_buf_addc(out, '`');
+		nl_buf_adds(out, cmark_node_get_literal(n));
+		if (!t->in_image)
+			nl_buf_addc(out, '`');
+		break;
+	case CMARK_NODE_HTML_INLINE:
+		if (t->unsafe_html)
+			nl_buf_adds(out, cmark_node_get_literal(n));
+		break;
+	case CMARK_NODE_IMAGE:
+		push_start(t, out->len);
+		t->in_image++;
+		nl_buf_adds(out, "[image: ");
+		break;
+	case CMARK_NODE_FOOTNOTE_REFERENCE:
+		/* cmark-gfm stores the footnote's number here, as HTML shows it */
+		nl_buf_addf(out, "[^%s]", cmark_node_get_literal(n));
+		break;
+	default:
+		if (markup(n) && !t->in_image)
+			nl_buf_addc(out, markup(n));
+		break;
+	}
+}
+
+static void inline_exit(struct txt *t, cmark_node *n, struct nl_buf *out)
+{
+	switch (cmark_node_get_type(n)) {
+	case CMARK_NODE_LINK: link_exit(t, n, out); break;
+	case CMARK_NODE_IMAGE: image_exit(t, out); break;
+	default:
+		if (markup(n) && !t->in_image)
+			nl_buf_addc(out, markup(n));
+		break;
+	}
+}
+
+/* An iterator, not recursion: emphasis can nest as deep as the input is long. */
+static void inlines(struct txt *t, cmark_node *parent, struct nl_buf *out)
+{
+	cmark_iter *it = cmark_iter_new(parent);
+	cmark_event_type ev;
+
+	if (!it) {
+		t->nomem = true;
+		return;
+	}
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		if (n == parent)
+			continue;
+		if (ev == CMARK_EVENT_ENTER)
+			inline_enter(t, n, out);
+		else if (ev == CMARK_EVENT_EXIT)
+			inline_exit(t, n, out);
+	}
+	cmark_iter_free(it);
+}
+
+/* ---- line layout ---- */
+
+/* Greedy fill; words (URLs included) are never split, a long one overflows. */
+static void wrap_line(const char *s, size_t n, size_t width, struct nl_buf *out)
+{
+	size_t col = 0, i = 0;
+
+	while (i < n) {
+		while (i < n && is_ws(s[i]))
+			i++;
+		if (i == n)
+			break;
+		size_t j = i;
+		while (j < n && !is_ws(s[j]))
+			j++;
+		size_t w = width_of(s + i, j - i);
+		if (col && col + 1 + w > width) {
+			nl_buf_addc(out, '\n');
+			col = 0;
+		}
+		if (col) {
+			nl_buf_addc(out, ' ');
+			col++;
+		}
+		nl_buf_add(out, s + i, j - i);
+		col += w;
+		i = j;
+	}
+	nl_buf_addc(out, '\n');
+}
+
+/* Wrap flattened inline text; emits nothing when it is blank. */
+static void wrap(const char *s, size_t n, int width, struct nl_buf *out)
+{
+	while (n && (is_ws(*s) || *s == '\n'))
+		s++, n--;
+	while (n && (is_ws(s[n - 1]) || s[n - 1] == '\n'))
+		n--;
+	while (n) {
+		const char *nl = memchr(s, '\n', n);
+		size_t k = nl ? (size_t)(nl - s) : n;
+		wrap_line(s, k, (size_t)width, out);
+		if (!nl)
+			break;
+		s += k + 1;
+		n -= k + 1;
+	}
+}
+
+/* Prefix the first line of src with first and the others with rest. */
+static void prefix_lines(const struct nl_buf *src, const char *first,
+			 const char *rest, struct nl_buf *out)
+{
+	const char *p = src->data, *end = p + src->len, *pre = first;
+
+	if (src->failed)
+		out->failed = true;
+	if (p == end) { /* an empty item still shows its marker */
+		add_trimmed(out, first);
+		nl_buf_addc(out, '\n');
+		return;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (k) {
+			nl_buf_adds(out, pre);
+			nl_buf_add(out, p, k);
+		} else {
+			add_trimmed(out, pre);
+		}
+		nl_buf_addc(out, '\n');
+		pre = rest;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+/* Literal lines (code, raw HTML) with indent, never wrapped; blank lines
+ * at either end dropped, those inside kept. */
+static void literal_lines(const char *s, const char *indent, struct nl_buf *out)
+{
+	size_t n = strlen(s);
+	const char *end;
+	bool started = false;
+
+	while (n && (is_ws(s[n - 1]) || s[n - 1] == '\n'))
+		n--;
+	end = s + n;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *e = nl ? nl : end, *q = e;
+		while (q > s && is_ws(q[-1]))
+			q--;
+		started = started || q > s;
+		if (started) { /* skip leading blank lines only */
+			if (q > s)
+				nl_buf_adds(out, indent);
+			nl_buf_add(out, s, (size_t)(q - s));
+			nl_buf_addc(out, '\n');
+		}
+		s = nl ? nl + 1 : end;
+	}
+}
+
+/* ---- blocks: each appends whole lines, no blank line at either end ---- */
+
+/* Children of parent, a blank line between them unless tight. */
+static void blocks(struct txt *t, cmark_node *parent, int width, int depth,
+		   bool tight, struct nl_buf *out)
+{
+	size_t start = out->len;
+
+	for (cmark_node *n = cmark_node_first_child(parent); n; n = cmark_node_next(n)) {
+		size_t mark = out->len;
+		if (mark > start && !tight)
+			nl_buf_addc(out, '\n');
+		size_t body = out->len;
+		block(t, n, width, depth, out);
+		if (out->len == body) /* dropped HTML: no doubled blank line */
+			nl_buf_truncate(out, mark);
+	}
+}
+
+static void paragraph(struct txt *t, cmark_node *n, int width, struct nl_buf *out)
+{
+	struct nl_buf s = NL_BUF_INIT;
+
+	inlines(t, n, &s);
+	wrap(s.data, s.len, width, out);
+	if (s.failed)
+		out->failed = true;
+	nl_buf_free(&s);
+}
+
+static size_t longest_line(const struct nl_buf *b)
+{
+	size_t best = 0;
+	const char *p = b->data, *end = p + b->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		size_t w = width_of(p, (size_t)(e - p));
+		best = w > best ? w : best;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return best;
+}
+
+/* Setext underlines for levels 1 and 2, "### " style below. */
+static void heading(struct txt *t, cmark_node *n, int width, struct nl_buf *out)
+{
+	int level = cmark_node_get_heading_level(n);
+	struct nl_buf s = NL_BUF_INIT, lines = NL_BUF_INIT;
+
+	if (level > 2) {
+		add_repeat(&s, '#', (size_t)level);
+		nl_buf_addc(&s, ' ');
+	}
+	inlines(t, n, &s);
+	wrap(s.data, s.len, width, &lines);
+	add_buf(out, &lines);
+	if (level <= 2 && lines.len) {
+		add_repeat(out, level == 1 ? '=' : '-', longest_line(&lines));
+		nl_buf_addc(out, '\n');
+	}
+	if (s.failed)
+		out->failed = true;
+	nl_buf_free(&s);
+	nl_buf_free(&lines);
+}
+
+static void block_quote(struct txt *t, cmark_node *n, int width, int depth,
+			struct nl_buf *out)
+{
+	struct nl_buf s = NL_BUF_INIT;
+
+	blocks(t, n, narrower(width, 2), depth + 1, false, &s);
+	prefix_lines(&s, "> ", "> ", out);
+	nl_buf_free(&s);
+}
+
+/* An item's blocks, continuation lines aligned under the text after marker. */
+static void item(struct txt *t, cmark_node *n, const char *marker, int width,
+		 int depth, bool tight, struct nl_buf *out)
+{
+	char indent[64];
+	size_t w = strlen(marker);
+	struct nl_buf s = NL_BUF_INIT;
+
+	if (w >= sizeof indent)
+		w = sizeof indent - 1;
+	memset(indent, ' ', w);
+	indent[w] = 0;
+	blocks(t, n, narrower(width, w), depth + 1, tight, &s);
+	prefix_lines(&s, marker, indent, out);
+	nl_buf_free(&s);
+}
+
+static void list(struct txt *t, cmark_node *n, int width, int depth, struct nl_buf *out)
+{
+	bool tight = cmark_node_get_list_tight(n);
+	bool ordered = cmark_node_get_list_type(n) == CMARK_ORDERED_LIST;
+	char delim = cmark_node_get_list_delim(n) == CMARK_PAREN_DELIM ? ')' : '.';
+	long long num = cmark_node_get_list_start(n);
+	size_t start = out->len;
+
+	for (cmark_node *it = cmark_node_first_child(n); it; it = cmark_node_next(it), num++) {
+		char marker[48];
+		const char *box = "";
+		if (is_type(it, "tasklist"))
+			box = cmark_gfm_extensions_get_tasklist_item_checked(it) ? "[x] " : "[ ] ";
+		if (ordered)
+			snprintf(marker, sizeof marker, "%lld%c %s", num, delim, box);
+		else
+			snprintf(marker, sizeof marker, "* %s", box);
+		if (out->len > start && !tight)
+			nl_buf_addc(out, '\n');
+		item(t, it, marker, width, depth, tight, out);
+	}
+}
+
+/* ---- tables: cells padded to their column's widest, " | " between ---- */
+
+struct table {
+	size_t rows, cols;
+	struct nl_buf *cells;	/* rows * cols, row-major */
+	size_t *widths;		/* per column, in code points */
+	const uint8_t *align;	/* per column: 'l', 'c', 'r' or 0 (cmark owns it) */
+};
+
+static void table_fill(struct txt *t, cmark_node *n, struct table *tb)
+{
+	size_t r = 0;
+
+	for (cmark_node *row = cmark_node_first_child(n); row; row = cmark_node_next(row), r++) {
+		size_t c = 0;
+		for (cmark_node *cell = cmark_node_first_child(row); cell && c < tb->cols;
+		     cell = cmark_node_next(cell), c++) {
+			struct nl_buf *b = &tb->cells[r * tb->cols + c];
+			inlines(t, cell, b);
+			for (size_t i = 0; i < b->len; i++)
+				if (b->data[i] == '\n')
+					b->data[i] = ' ';
+			size_t w = width_of(b->data, b->len);
+			if (w > tb->widths[c])
+				tb->widths[c] = w;
+		}
+	}
+}
+
+static void table_row(const struct table *tb, size_t r, struct nl_buf *out)
+{
+	size_t line = out->len;
+
+	for (size_t c = 0; c < tb->cols; c++) {
+		const struct nl_buf *cell = &tb->cells[r * tb->cols + c];
+		size_t pad = tb->widths[c] - width_of(cell->data, cell->len);
+		uint8_t a = tb->align ? tb->align[c] : 0;
+		size_t left = a == 'r' ? pad : a == 'c' ? pad / 2 : 0;
+		if (c)
+			nl_buf_adds(out, " | ");
+		add_repeat(out, ' ', left);
+		add_buf(out, cell);
+		add_repeat(out, ' ', pad - left);
+	}
+	while (out->len > line && out->data[out->len - 1] == ' ')
+		nl_buf_truncate(out, out->len - 1);
+	nl_buf_addc(out, '\n');
+}
+
+static void table_rule(const struct table *tb, struct nl_buf *out)
+{
+	for (size_t c = 0; c < tb->cols; c++) {
+		if (c)
+			nl_buf_adds(out, "-+-");
+		add_repeat(out, '-', tb->widths[c] ? tb->widths[c] : 1);
+	}
+	nl_buf_addc(out, '\n');
+}
+
+static void table(struct txt *t, cmark_node *n, struct nl_buf *out)
+{
+	struct table tb = {0, cmark_gfm_extensions_get_table_columns(n), NULL, NULL,
+			   cmark_gfm_extensions_get_table_alignments(n)};
+	cmark_node *first = cmark_node_first_child(n);
+
+	for (cmark_node *row = first; row; row = cmark_node_next(row))
+		tb.rows++;
+	if (!tb.rows || !tb.cols)
+		return;
+	tb.cells = calloc(tb.rows * tb.cols, sizeof *tb.cells);
+	tb.widths = calloc(tb.cols, sizeof *tb.widths);
+	if (tb.cells && tb.widths) {
+		for (size_t i = 0; i < tb.rows * tb.cols; i++)
+			nl_buf_init(&tb.cells[i]);
+		table_fill(t, n, &tb);
+		for (size_t r = 0; r < tb.rows; r++) {
+			table_row(&tb, r, out);
+			if (r == 0 && cmark_gfm_extensions_get_table_row_is_header(first))
+				table_rule(&tb, out);
+		}
+		for (size_t i = 0; i < tb.rows * tb.cols; i++)
+			nl_buf_free(&tb.cells[i]);
+	} else {
+		t->nomem = true;
+	}
+	free(tb.cells);
+	free(tb.widths);
+}
+
+static void block(struct txt *t, cmark_node *n, int width, int depth, struct nl_buf *out)
+{
+	if (depth > MAX_NEST) {
+		if (!t->err)
+			t->err = nl_errf(NL_EDATA,
+					 "body line %d: Markdown nests blocks more than %d deep",
+					 cmark_node_get_start_line(n), MAX_NEST);
+		return;
+	}
+	switch (cmark_node_get_type(n)) {
+	case CMARK_NODE_PARAGRAPH: paragraph(t, n, width, out); break;
+	case CMARK_NODE_HEADING: heading(t, n, width, out); break;
+	case CMARK_NODE_BLOCK_QUOTE: block_quote(t, n, width, depth, out); break;
+	case CMARK_NODE_LIST: list(t, n, width, depth, out); break;
+	case CMARK_NODE_CODE_BLOCK: literal_lines(cmark_node_get_literal(n), "    ", out); break;
+	case CMARK_NODE_FOOTNOTE_DEFINITION: break; /* listed at the end */
+	case CMARK_NODE_HTML_BLOCK:
+		if (t->unsafe_html)
+			literal_lines(cmark_node_get_literal(n), "", out);
+		break;
+	case CMARK_NODE_THEMATIC_BREAK:
+		add_repeat(out, '-', (size_t)(width < RULE_MAX ? width : RULE_MAX));
+		nl_buf_addc(out, '\n');
+		break;
+	default:
+		if (is_type(n, "table"))
+			table(t, n, out);
+		else /* custom blocks: their content is what matters */
+			blocks(t, n, width, depth + 1, false, out);
+		break;
+	}
+}
+
+/* ---- the document ---- */
+
+static void footnotes(struct txt *t, cmark_node *doc, struct nl_buf *out)
+{
+	int num = 0;
+
+	for (cmark_node *n = cmark_node_first_child(doc); n; n = cmark_node_next(n)) {
+		char marker[32];
+		if (cmark_node_get_type(n) != CMARK_NODE_FOOTNOTE_DEFINITION)
+			continue;
+		if (!num)
+			nl_buf_adds(out, "Footnotes:\n");
+		/* cmark-gfm sorts definitions by first reference and numbers them so */
+		snprintf(marker, sizeof marker, "[^%d] ", ++num);
+		item(t, n, marker, t->wrap, 1, false, out);
+	}
+}
+
+static void link_list(const struct txt *t, struct nl_buf *out)
+{
+	if (!t->nurls)
+		return;
+	nl_buf_adds(out, "Links:\n");
+	for (size_t i = 0; i < t->nurls; i++)
+		nl_buf_addf(out, "[%zu] %s\n", i + 1, t->urls[i]);
+}
+
+static void add_section(struct nl_buf *dst, struct nl_buf *src)
+{
+	if (dst->len && src->len)
+		nl_buf_addc(dst, '\n');
+	add_buf(dst, src);
+}
+
+/* Strip trailing blanks on every line and blank lines at both ends, so the
+ * text ends with exactly one "\n" whatever the pieces did. */
+static void finish(const struct nl_buf *src, struct nl_buf *out)
+{
+	const char *p = src->data, *end = p + src->len;
+	size_t blanks = 0;
+	bool started = false;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *q = e;
+		while (q > p && is_ws(q[-1]))
+			q--;
+		if (q == p) {
+			blanks += started;
+		} else {
+			add_repeat(out, '\n', blanks);
+			nl_buf_add(out, p, (size_t)(q - p));
+			nl_buf_addc(out, '\n');
+			started = true;
+			blanks = 0;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+static enum nl_err render_text(cmark_node *doc, const struct nl_render_opts *o,
+			       struct nl_buf *text)
+{
+	struct txt t = {o->wrap > 0 ? o->wrap : DEFAULT_WRAP, o->unsafe_html, NL_OK,
+			false, 0, NULL, 0, 0, NL_BUF_INIT};
+	struct nl_buf body = NL_BUF_INIT, notes = NL_BUF_INIT, links = NL_BUF_INIT;
+	enum nl_err err;
+
+	blocks(&t, doc, t.wrap, 0, false, &body);
+	footnotes(&t, doc, &notes);
+	link_list(&t, &links);
+	add_section(&body, &notes);
+	add_section(&body, &links);
+	finish(&body, text);
+	err = t.err;
+	if (!err && (t.nomem || t.starts.failed || body.failed))
+		err = nl_errf(NL_ENOMEM, "out of memory rendering plain text");
+	for (size_t i = 0; i < t.nurls; i++)
+		free(t.urls[i]);
+	free(t.urls);
+	nl_buf_free(&t.starts);
+	nl_buf_free(&body);
+	nl_buf_free(&notes);
+	nl_buf_free(&links);
+	return err;
+}
+
+/* ---- parsing and HTML ---- */
+
+static enum nl_err parse(const char *md, size_t len, int opts, cmark_parser **pp,
+			 cmark_node **doc)
+{
+	cmark_parser *p;
+
+	if (len > MAX_INPUT)
+		return nl_errf(NL_EDATA, "post body is %zu bytes; the limit is %zu", len,
+			       MAX_INPUT);
+	cmark_gfm_core_extensions_ensure_registered();
+	*pp = p = cmark_parser_new(opts);
+	if (!p)
+		return nl_errf(NL_ENOMEM, "out of memory starting the Markdown parser");
+	for (size_t i = 0; i < NL_ARRAY_LEN(extension_names); i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(extension_names[i]);
+		if (!e || !cmark_parser_attach_syntax_extension(p, e))
+			return nl_errf(NL_EINTERNAL, "cmark-gfm lacks the %s extension",
+				       extension_names[i]);
+	}
+	cmark_parser_feed(p, md, len);
+	*doc = cmark_parser_finish(p);
+	if (!*doc)
+		return nl_errf(NL_ENOMEM, "out of memory parsing Markdown");
+	return NL_OK;
+}
+
+/* Before either rendering, so HTML and text agree on every image. */
+static enum nl_err rewrite_images(cmark_node *doc, const struct nl_render_opts *o)
+{
+	cmark_iter *it;
+	cmark_event_type ev;
+	enum nl_err err = NL_OK;
+
+	if (!o->image)
+		return NL_OK;
+	if (!(it = cmark_iter_new(doc)))
+		return nl_errf(NL_ENOMEM, "out of memory walking Markdown");
+	while (!err && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		char *url = NULL;
+		if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_IMAGE)
+			continue;
+		err = o->image(o->image_ctx, cmark_node_get_url(n), &url);
+		if (!err && url && !cmark_node_set_url(n, url))
+			err = nl_errf(NL_ENOMEM, "out of memory setting an image URL");
+		free(url);
+	}
+	cmark_iter_free(it);
+	return err;
+}
+
+static enum nl_err render_html(cmark_parser *p, cmark_node *doc, int opts,
+			       struct nl_buf *html)
+{
+	/* The extension list matters here too: tagfilter and table act on output. */
+	char *s = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(p));
+
+	if (!s)
+		return nl_errf(NL_ENOMEM, "out of memory rendering HTML");
+	nl_buf_adds(html, s);
+	cmark_get_default_mem_allocator()->free(s);
+	return nl_buf_err(html);
+}
+
+enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o,
+		      struct nl_buf *html, struct nl_buf *text)
+{
+	static const struct nl_render_opts defaults;
+	size_t html_len = html->len, text_len = text->len;
+	cmark_parser *p = NULL;
+	cmark_node *doc = NULL;
+	enum nl_err err;
+
+	if (!o)
+		o = &defaults;
+	int opts = CMARK_OPT_FOOTNOTES | CMARK_OPT_SMART |
+		   (o->unsafe_html ? CMARK_OPT_UNSAFE : 0);
+	err = parse(md, len, opts, &p, &doc);
+	if (!err)
+		err = rewrite_images(doc, o);
+	if (!err)
+		err = render_html(p, doc, opts, html);
+	if (!err)
+		err = render_text(doc, o, text);
+	if (!err)
+		err = nl_buf_err(text);
+	if (err) {
+		nl_buf_truncate(html, html_len);
+		nl_buf_truncate(text, text_len);
+	}
+	if (doc)
+		cmark_node_free(doc);
+	if (p)
+		cmark_parser_free(p);
+	return err;
+}

@@ -1,0 +1,755 @@
+/* sendlog.c - append send events to the flat log under an exclusive lock, and scan them back to resume. */
+#include "sendlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define NFIELDS 7
+#define TIME_SIZE 32	/* "2026-11-29T09:30:00.123Z" and then some */
+#define MAX_WARNINGS 10 /* a corrupt log should not bury the terminal */
+
+enum { F_TIME, F_SLUG, F_RCPT, F_EVENT, F_CODE, F_MSGID, F_DETAIL };
+
+struct nl_sendlog {
+	char *path;
+	int fd;			/* the log, O_APPEND */
+	int lockfd;		/* PATH.lock, flock()ed for as long as we are open */
+	pthread_mutex_t mu;	/* guards the fields below and serialises our own write()s */
+	pthread_cond_t wake;	/* wakes the flusher early: only to stop it */
+	pthread_t flusher;
+	bool flusher_running;
+	bool stop;		/* the flusher should exit */
+	bool dirty;		/* written to since the last sync began */
+	int sync_errno;		/* a failed sync; sticky, as the lost data will not come back */
+};
+
+/* One parsed line: fields point into the line, unescaped. */
+struct event_line {
+	char *f[NFIELDS];
+	double when;
+	enum nl_event ev;
+	int code;
+	uint64_t hash; /* of the recipient */
+};
+
+struct scan {
+	const char *path, *slug;
+	struct nl_sendstate *st;
+	size_t lineno;
+	size_t nwarn;
+	bool quiet;		/* the second pass: the first one has warned already */
+	bool have_first;
+	uint64_t fhash[NL_SENDSTATE_MAX_FAILURES]; /* recipients in st->failures */
+	size_t fcap;		/* room in st->failures */
+};
+
+typedef enum nl_err (*line_fn)(struct scan *sc, const struct event_line *e);
+
+static const char *const event_names[] = {
+	[NL_EV_NONE] = "none",	   [NL_EV_INTENT] = "intent", [NL_EV_SENT] = "sent",
+	[NL_EV_DEFERRED] = "deferred", [NL_EV_FAILED] = "failed", [NL_EV_TEST] = "test",
+};
+
+const char *nl_event_name(enum nl_event e)
+{
+	if ((unsigned)e >= NL_ARRAY_LEN(event_names))
+		return "none";
+	return event_names[e];
+}
+
+static enum nl_event parse_event(const char *s)
+{
+	for (int e = NL_EV_INTENT; e <= NL_EV_TEST; e++)
+		if (strcmp(s, event_names[e]) == 0)
+			return (enum nl_event)e;
+	return NL_EV_NONE;
+}
+
+/* ---- writing ---- */
+
+/* "2026-11-29T09:30:00.123Z": UTC, so logs from hosts in different zones sort and compare. */
+static void format_time(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static char escape_char(char c)
+{
+	switch (c) {
+	case '\\': return '\\';
+	case '\t': return 't';
+	case '\r': return 'r';
+	case '\n': return 'n';
+	}
+	return 0;
+}
+
+/* One field, escaped so that every event stays one line of exactly NFIELDS fields. */
+static void add_field(struct nl_buf *b, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (!n) {
+		nl_buf_addc(b, '-');
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char esc = escape_char(s[i]);
+		if (!esc)
+			continue;
+		nl_buf_add(b, s + start, i - start);
+		nl_buf_addc(b, '\\');
+		nl_buf_addc(b, esc);
+		start = i + 1;
+	}
+	nl_buf_add(b, s + start, n - start);
+}
+
+static void add_str_field(struct nl_buf *b, const char *s)
+{
+	add_field(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static enum nl_err format_line(struct nl_buf *b, const char *slug, const char *rcpt, enum nl_event ev,
+			       int code, const char *msgid, const char *detail)
+{
+	char when[TIME_SIZE];
+	size_t idlen = msgid ? strlen(msgid) : 0;
+
+	/* Callers may hand us the header's form; the log keeps the bare id. */
+	if (idlen >= 2 && msgid[0] == '<' && msgid[idlen - 1] == '>') {
+		msgid++;
+		idlen -= 2;
+	}
+	format_time(when, sizeof when);
+	nl_buf_grow(b, 256);
+	nl_buf_adds(b, when);
+	nl_buf_addc(b, '\t');
+	add_str_field(b, slug);
+	nl_buf_addc(b, '\t');
+	add_str_field(b, rcpt);
+	nl_buf_addc(b, '\t');
+	nl_buf_adds(b, nl_event_name(ev));
+	nl_buf_addc(b, '\t');
+	if (code > 0)
+		nl_buf_addf(b, "%d", code);
+	else
+		nl_buf_addc(b, '-');
+	nl_buf_addc(b, '\t');
+	add_field(b, msgid, idlen);
+	nl_buf_addc(b, '\t');
+	add_str_field(b, detail);
+	nl_buf_addc(b, '\n');
+	return nl_buf_err(b);
+}
+
+/* 0 or an errno. A short write on a regular file only happens on the way to an error. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* 0 or an errno. */
+static int sync_fd(int fd)
+{
+	while (fdatasync(fd)) {
+		if (errno == EINTR)
+			continue;
+		/* A log on a pipe or a device (/dev/full, /dev/null) has nothing to sync. */
+		if (errno == EINVAL || errno == EROFS)
+			return 0;
+		return errno;
+	}
+	return 0;
+}
+
+static enum nl_err append(struct nl_sendlog *l, const char *p, size_t n)
+{
+	int err = 0, sync_err;
+
+	/*
+	 * O_APPEND keeps whole lines safe against other processes; the mutex
+	 * also keeps a line finished by a second write() (after a short one)
+	 * from interleaving with another thread's line.
+	 */
+	pthread_mutex_lock(&l->mu);
+	sync_err = l->sync_errno;
+	if (!sync_err) {
+		err = write_all(l->fd, p, n);
+		l->dirty = true;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (sync_err)
+		return nl_errf(NL_EIO, "%s: cannot write: an earlier sync failed: %s", l->path,
+			       strerror(sync_err));
+	if (err)
+		return nl_errf(NL_EIO, "%s: cannot write: %s", l->path, strerror(err));
+	return NL_OK;
+}
+
+enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char *rcpt, enum nl_event ev,
+			     int code, const char *msgid, const char *detail)
+{
+	struct nl_buf line = NL_BUF_INIT;
+	enum nl_err result;
+
+	if (ev < NL_EV_INTENT || ev > NL_EV_TEST)
+		return nl_errf(NL_EINTERNAL, "%s: cannot log event number %d", l->path, (int)ev);
+	result = format_line(&line, slug, rcpt, ev, code, msgid, detail);
+	if (result)
+		goto out;
+	result = append(l, line.data, line.len);
+out:
+	nl_buf_free(&line);
+	return result;
+}
+
+enum nl_err nl_sendlog_sync(struct nl_sendlog *l)
+{
+	int err;
+
+	pthread_mutex_lock(&l->mu);
+	l->dirty = false;
+	pthread_mutex_unlock(&l->mu);
+	err = sync_fd(l->fd);
+	pthread_mutex_lock(&l->mu);
+	/* Linux reports a lost writeback once; remember it so no later sync looks clean. */
+	if (err && !l->sync_errno)
+		l->sync_errno = err;
+	err = l->sync_errno;
+	pthread_mutex_unlock(&l->mu);
+	if (err)
+		return nl_errf(NL_EIO, "%s: cannot sync: %s", l->path, strerror(err));
+	return NL_OK;
+}
+
+/* ---- the flusher thread ---- */
+
+static void *flusher_main(void *arg)
+{
+	struct nl_sendlog *l = arg;
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		int rc = 0;
+		deadline.tv_sec += 1;
+		while (!l->stop && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&l->wake, &l->mu, &deadline);
+		if (l->stop || !l->dirty)
+			continue;
+		pthread_mutex_unlock(&l->mu);
+		/* The error is kept in the log and reported by the next write. */
+		nl_sendlog_sync(l);
+		pthread_mutex_lock(&l->mu);
+		/* After a slow sync, count the next second from now rather than catch up. */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec)
+			deadline = now;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+static enum nl_err start_flusher(struct nl_sendlog *l)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* Signals (SIGINT to stop a send) belong to the thread that knows how to stop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&l->flusher, NULL, flusher_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return nl_errf(NL_ENOMEM, "%s: cannot start the log's flusher thread: %s", l->path,
+			       strerror(rc));
+	l->flusher_running = true;
+	return NL_OK;
+}
+
+static void stop_flusher(struct nl_sendlog *l)
+{
+	if (!l->flusher_running)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->flusher, NULL);
+	l->flusher_running = false;
+}
+
+/* ---- opening, locking, closing ---- */
+
+static void free_log(struct nl_sendlog *l)
+{
+	stop_flusher(l);
+	if (l->fd >= 0)
+		close(l->fd);
+	/* Closing the only descriptor of the lock file releases the flock. */
+	if (l->lockfd >= 0)
+		close(l->lockfd);
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->mu);
+	free(l->path);
+	free(l);
+}
+
+static enum nl_err locked_error(const struct nl_sendlog *l)
+{
+	char holder[256];
+	ssize_t n = pread(l->lockfd, holder, sizeof holder - 1, 0);
+
+	holder[n > 0 ? n : 0] = 0;
+	holder[strcspn(holder, "\r\n")] = 0;
+	/* Empty when the holder has the lock but has not written its line yet. */
+	if (!holder[0])
+		return nl_errf(NL_ELOCKED, "%s is in use by another run; try again when it finishes",
+			       l->path);
+	return nl_errf(NL_ELOCKED, "%s is in use by another run (%s); try again when it finishes",
+		       l->path, holder);
+}
+
+static enum nl_err write_holder(struct nl_sendlog *l, const char *lockpath, const char *what)
+{
+	struct nl_buf line = NL_BUF_INIT;
+	char when[TIME_SIZE];
+	enum nl_err result;
+	int err;
+
+	format_time(when, sizeof when);
+	nl_buf_addf(&line, "pid %ld since %s", (long)getpid(), when);
+	if (what && *what) {
+		nl_buf_adds(&line, ": ");
+		add_field(&line, what, strlen(what));
+	}
+	nl_buf_addc(&line, '\n');
+	result = nl_buf_err(&line);
+	if (result)
+		goto out;
+	err = ftruncate(l->lockfd, 0) ? errno : write_all(l->lockfd, line.data, line.len);
+	if (err)
+		result = nl_errf(NL_EIO, "%s: cannot write: %s", lockpath, strerror(err));
+out:
+	nl_buf_free(&line);
+	return result;
+}
+
+static enum nl_err take_lock(struct nl_sendlog *l, const char *what)
+{
+	struct nl_buf lockpath = NL_BUF_INIT;
+	enum nl_err result;
+	int rc;
+
+	nl_buf_addf(&lockpath, "%s.lock", l->path);
+	result = nl_buf_err(&lockpath);
+	if (result)
+		goto out;
+	l->lockfd = open(lockpath.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (l->lockfd < 0) {
+		result = nl_errf(NL_ECANTCREAT, "%s: cannot open: %s", lockpath.data, strerror(errno));
+		goto out;
+	}
+	while ((rc = flock(l->lockfd, LOCK_EX | LOCK_NB)) && errno == EINTR)
+		;
+	if (rc && errno == EWOULDBLOCK)
+		result = locked_error(l);
+	else if (rc)
+		result = nl_errf(NL_EIO, "%s: cannot lock: %s", lockpath.data, strerror(errno));
+	else
+		result = write_holder(l, lockpath.data, what);
+out:
+	nl_buf_free(&lockpath);
+	return result;
+}
+
+static enum nl_err new_log(const char *path, struct nl_sendlog **out)
+{
+	pthread_condattr_t ca;
+	struct nl_sendlog *l = calloc(1, sizeof *l);
+
+	*out = NULL;
+	if (!l)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	l->fd = l->lockfd = -1;
+	l->path = strdup(path);
+	if (!l->path) {
+		free(l);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	/* A monotonic clock, so setting the date cannot stall the flusher. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = l;
+	return NL_OK;
+}
+
+enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlog **out)
+{
+	struct nl_sendlog *l;
+	enum nl_err result;
+
+	*out = NULL;
+	result = new_log(path, &l);
+	if (result)
+		return result;
+	/* Lock first: only the holder may create or touch the log. */
+	result = take_lock(l, what);
+	if (result)
+		goto fail;
+	l->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (l->fd < 0) {
+		result = nl_errf(NL_ECANTCREAT, "%s: cannot open: %s", path, strerror(errno));
+		goto fail;
+	}
+	result = start_flusher(l);
+	if (result)
+		goto fail;
+	*out = l;
+	return NL_OK;
+fail:
+	free_log(l);
+	return result;
+}
+
+enum nl_err nl_sendlog_close(struct nl_sendlog *l)
+{
+	enum nl_err result;
+
+	if (!l)
+		return NL_OK;
+	stop_flusher(l);
+	result = nl_sendlog_sync(l);
+	if (close(l->fd) && !result)
+		result = nl_errf(NL_EIO, "%s: cannot close: %s", l->path, strerror(errno));
+	l->fd = -1;
+	free_log(l);
+	return result;
+}
+
+/* ---- scanning ---- */
+
+/* Undo add_field in place; "-" is the empty field. Unknown escapes stay as they are. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	if (s[0] == '-' && !s[1]) {
+		s[0] = 0;
+		return;
+	}
+	for (const char *r = s; *r; r++) {
+		char c = r[1] == '\\' ? '\\' : r[1] == 't' ? '\t' : r[1] == 'r' ? '\r' : r[1] == 'n' ? '\n' : 0;
+		if (*r == '\\' && c) {
+			*w++ = c;
+			r++;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+}
+
+/* Seconds since the epoch for "2026-11-29T09:30:00.123Z" (the fraction optional); -1 if malformed. */
+static double parse_time(const char *s)
+{
+	struct tm tm = {0};
+	double frac = 0, scale = 0.1;
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (!p)
+		return -1;
+	if (*p == '.') {
+		if (!(*++p >= '0' && *p <= '9'))
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	}
+	if (p[0] != 'Z' || p[1])
+		return -1;
+	return (double)timegm(&tm) + frac;
+}
+
+/* "-" is 0; else three digits, 100 to 599. -1 if malformed. */
+static int parse_code(const char *s)
+{
+	if (strcmp(s, "-") == 0)
+		return 0;
+	if (strlen(s) != 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+	    s[2] > '9')
+		return -1;
+	return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+/* Split line at tabs into e->f; the number of fields (only the first NFIELDS are kept). */
+static size_t split_fields(char *line, struct event_line *e)
+{
+	size_t n = 1;
+
+	e->f[0] = line;
+	for (char *p = strchr(line, '\t'); p; p = strchr(p + 1, '\t')) {
+		if (n < NFIELDS) {
+			*p = 0;
+			e->f[n] = p + 1;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Parse one line (without its LF) into e; false with why filled in if it is not an event. */
+static bool parse_line(char *line, struct event_line *e, char *why, size_t whysize)
+{
+	size_t n = split_fields(line, e);
+
+	if (n != NFIELDS) {
+		snprintf(why, whysize, "malformed line (%zu fields, expected %d)", n, NFIELDS);
+		return false;
+	}
+	e->ev = parse_event(e->f[F_EVENT]);
+	e->when = parse_time(e->f[F_TIME]);
+	e->code = parse_code(e->f[F_CODE]);
+	if (!e->ev)
+		snprintf(why, whysize, "unknown event '%.32s'", e->f[F_EVENT]);
+	else if (e->when < 0)
+		snprintf(why, whysize, "malformed time '%.32s'", e->f[F_TIME]);
+	else if (e->code < 0)
+		snprintf(why, whysize, "malformed reply code '%.32s'", e->f[F_CODE]);
+	if (!e->ev || e->when < 0 || e->code < 0)
+		return false;
+	for (int i = F_SLUG; i < NFIELDS; i++)
+		if (i != F_EVENT && i != F_CODE)
+			unescape(e->f[i]);
+	if (!e->f[F_RCPT][0]) {
+		snprintf(why, whysize, "malformed line (no recipient)");
+		return false;
+	}
+	e->hash = nl_addr_hash(e->f[F_RCPT]);
+	return true;
+}
+
+static void scan_warn(struct scan *sc, const char *why)
+{
+	if (sc->quiet || ++sc->nwarn > MAX_WARNINGS)
+		return;
+	nl_warn("%s:%zu: %s; skipped", sc->path, sc->lineno, why);
+}
+
+static enum nl_err scan_line(struct scan *sc, char *line, size_t n, line_fn fn)
+{
+	struct event_line e;
+	char why[128];
+
+	if (line[n - 1] != '\n') {
+		scan_warn(sc, "incomplete last line (no newline at its end)");
+		return NL_OK;
+	}
+	line[--n] = 0;
+	if (memchr(line, 0, n)) {
+		scan_warn(sc, "malformed line (a NUL byte)");
+		return NL_OK;
+	}
+	/* Every line is checked, whatever its post, so each scan reports the same damage. */
+	if (!parse_line(line, &e, why, sizeof why)) {
+		scan_warn(sc, why);
+		return NL_OK;
+	}
+	if (strcmp(e.f[F_SLUG], sc->slug) != 0)
+		return NL_OK;
+	return fn(sc, &e);
+}
+
+/* Run fn over each of the slug's events in the first limit bytes of f (all of it if limit < 0). */
+static enum nl_err scan_pass(struct scan *sc, FILE *f, line_fn fn, off_t limit, off_t *end)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	off_t pos = 0;
+	enum nl_err result = NL_OK;
+
+	sc->lineno = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (limit >= 0 && pos + n > limit)
+			break;
+		pos += n;
+		sc->lineno++;
+		result = scan_line(sc, line, (size_t)n, fn);
+		if (result)
+			goto out;
+	}
+	if (n < 0 && !feof(f))
+		result = nl_errf(NL_EIO, "%s: cannot read: %s", sc->path, strerror(errno));
+	*end = pos;
+out:
+	free(line);
+	return result;
+}
+
+/* The first pass: each recipient's last event, and the totals. */
+static enum nl_err tally(struct scan *sc, const struct event_line *e)
+{
+	struct nl_sendstate *st = sc->st;
+
+	if (e->ev == NL_EV_TEST) {
+		st->tests++;
+		return NL_OK;
+	}
+	if (e->ev == NL_EV_INTENT && !sc->have_first) {
+		st->first = e->when;
+		sc->have_first = true;
+	}
+	if (e->ev == NL_EV_SENT)
+		st->last_sent = e->when;
+	return nl_addrmap_set_hash(&st->last, e->hash, (uint8_t)e->ev);
+}
+
+static enum nl_err set_text(char **dst, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	free(*dst);
+	*dst = copy;
+	return NL_OK;
+}
+
+/*
+ * The second pass: recipients who end failed or deferred, with the reply of
+ * their last such line. Only the first pass knows who ends that way, which
+ * is why there are two passes and not one unbounded list.
+ */
+static enum nl_err collect(struct scan *sc, const struct event_line *e)
+{
+	struct nl_sendstate *st = sc->st;
+	struct nl_failure *fl;
+	size_t i;
+
+	if (nl_addrmap_get_hash(&st->last, e->hash) != e->ev ||
+	    (e->ev != NL_EV_FAILED && e->ev != NL_EV_DEFERRED))
+		return NL_OK;
+	for (i = 0; i < st->nfailures && sc->fhash[i] != e->hash; i++)
+		;
+	if (i == st->nfailures) {
+		if (i == sc->fcap)
+			return NL_OK;
+		sc->fhash[i] = e->hash;
+		st->nfailures++;
+	}
+	fl = &st->failures[i];
+	fl->code = e->code;
+	fl->ev = e->ev;
+	if (!fl->rcpt && set_text(&fl->rcpt, e->f[F_RCPT]))
+		return NL_ENOMEM;
+	return set_text(&fl->detail, e->f[F_DETAIL]);
+}
+
+static void count_states(struct nl_sendstate *st)
+{
+	for (size_t i = 0; i < st->last.cap; i++) {
+		if (!st->last.keys[i])
+			continue;
+		switch (st->last.vals[i]) {
+		case NL_EV_INTENT: st->in_doubt++; break;
+		case NL_EV_SENT: st->sent++; break;
+		case NL_EV_DEFERRED: st->deferred++; break;
+		case NL_EV_FAILED: st->failed++; break;
+		}
+	}
+}
+
+static enum nl_err scan_failures(struct scan *sc, FILE *f, off_t end)
+{
+	struct nl_sendstate *st = sc->st;
+	off_t ignored;
+
+	sc->fcap = st->failed + st->deferred;
+	if (sc->fcap > NL_SENDSTATE_MAX_FAILURES)
+		sc->fcap = NL_SENDSTATE_MAX_FAILURES;
+	if (!sc->fcap)
+		return NL_OK;
+	st->failures = calloc(sc->fcap, sizeof *st->failures);
+	if (!st->failures)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (fseeko(f, 0, SEEK_SET))
+		return nl_errf(NL_EIO, "%s: cannot read: %s", sc->path, strerror(errno));
+	sc->quiet = true;
+	/* Stop where the first pass did: a run may be appending as we read. */
+	return scan_pass(sc, f, collect, end, &ignored);
+}
+
+enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st)
+{
+	struct scan sc = {.path = path, .slug = slug, .st = st};
+	enum nl_err result;
+	off_t end;
+	FILE *f;
+
+	memset(st, 0, sizeof *st);
+	f = fopen(path, "re");
+	if (!f && errno == ENOENT)
+		return NL_OK;
+	if (!f)
+		return nl_errf(NL_ENOINPUT, "%s: cannot read: %s", path, strerror(errno));
+	result = scan_pass(&sc, f, tally, -1, &end);
+	if (result)
+		goto out;
+	if (sc.nwarn > MAX_WARNINGS)
+		nl_warn("%s: %zu more bad lines skipped", path, sc.nwarn - MAX_WARNINGS);
+	count_states(st);
+	result = scan_failures(&sc, f, end);
+out:
+	fclose(f);
+	if (result)
+		nl_sendstate_free(st);
+	return result;
+}
+
+void nl_sendstate_free(struct nl_sendstate *st)
+{
+	for (size_t i = 0; i < st->nfailures; i++) {
+		free(st->failures[i].rcpt);
+		free(st->failures[i].detail);
+	}
+	free(st->failures);
+	nl_addrmap_free(&st->last);
+	memset(st, 0, sizeof *st);
+}

@@ -1,0 +1,269 @@
+/* sendrun.c - glue for one send: list + log decide who gets the post, smtp delivers, log records. */
+#include "sendrun.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addrmap.h"
+#include "log.h"
+#include "message.h"
+#include "sendlog.h"
+#include "smtp.h"
+#include "subs.h"
+
+/* Bits beside the log's last event in the address map. */
+#define SEEN_PLAN 0x80 /* counted by the plan pass */
+#define SEEN_RUN 0x40  /* handed to the sender in this run */
+#define EV_MASK 0x0f
+
+struct nl_sendrun {
+	struct nl_send_opts o;
+	struct nl_sendlog *log;
+	struct nl_sendstate st;
+	struct nl_send_plan plan;
+	struct nl_subs *subs;		/* the send pass's reader */
+	struct nl_campaign *camp;
+	char *password;
+	size_t taken;			/* jobs handed out, for --limit */
+	bool test_done;
+	pthread_mutex_t lock;		/* stats and progress */
+	struct nl_send_stats stats;
+	double t0, last_progress;
+};
+
+enum decision { D_SEND, D_SENT, D_FAILED, D_IN_DOUBT };
+
+static double now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static enum decision decide(const struct nl_send_opts *o, uint8_t ev)
+{
+	if (o->resend)
+		return D_SEND;
+	switch (ev & EV_MASK) {
+	case NL_EV_SENT: return D_SENT;
+	case NL_EV_FAILED: return o->retry_failed ? D_SEND : D_FAILED;
+	case NL_EV_INTENT: return o->skip_in_doubt ? D_IN_DOUBT : D_SEND;
+	default: return D_SEND;
+	}
+}
+
+/* One row of the plan pass. */
+static enum nl_err plan_row(struct nl_sendrun *r, const struct nl_sub *row)
+{
+	struct nl_send_plan *p = &r->plan;
+	p->rows++;
+	if (row->skip) {
+		if (strcasecmp(row->status, "active") && !(*row->email && strstr(row->skip, "address")))
+			p->inactive++;
+		else
+			p->invalid++;
+		return NL_OK;
+	}
+	uint64_t h = nl_addr_hash(row->email);
+	uint8_t v = nl_addrmap_get_hash(&r->st.last, h);
+	if (v & SEEN_PLAN) {
+		p->duplicates++;
+		return NL_OK;
+	}
+	p->active++;
+	switch (decide(&r->o, v)) {
+	case D_SENT: p->already_sent++; break;
+	case D_FAILED: p->failed_skipped++; break;
+	case D_IN_DOUBT: p->in_doubt++; break;
+	case D_SEND:
+		if ((v & EV_MASK) == NL_EV_INTENT)
+			p->in_doubt++;
+		if ((v & EV_MASK) == NL_EV_DEFERRED)
+			p->deferred++;
+		if (!r->o.limit || p->pending < r->o.limit)
+			p->pending++;
+		break;
+	}
+	return nl_addrmap_set_hash(&r->st.last, h, (uint8_t)(v | SEEN_PLAN));
+}
+
+static enum nl_err plan(struct nl_sendrun *r)
+{
+	struct nl_subs *s = NULL;
+	struct nl_sub *row;
+	bool eof = false;
+	enum nl_err e = nl_subs_open(r->o.cfg->subscribers, &s);
+	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof)
+		e = plan_row(r, row);
+	nl_subs_close(s);
+	if (r->o.test_to)
+		r->plan.pending = 1;
+	return e;
+}
+
+enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **out)
+{
+	struct nl_sendrun *r = calloc(1, sizeof *r);
+	char what[512];
+	enum nl_err e;
+	*out = NULL;
+	if (!r)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	r->o = *o;
+	pthread_mutex_init(&r->lock, NULL);
+	snprintf(what, sizeof what, "send %s", o->post->slug);
+	if ((e = nl_smtp_prepare(o->cfg, &r->password)) ||
+	    (e = nl_sendlog_open(o->cfg->log, what, &r->log)) ||
+	    (e = nl_sendlog_scan(o->cfg->log, o->post->slug, &r->st)) || (e = plan(r))) {
+		nl_sendrun_close(r);
+		return e;
+	}
+	*out = r;
+	return NL_OK;
+}
+
+const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r)
+{
+	return &r->plan;
+}
+
+/* ---- the source the sender pulls from ---- */
+
+static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *eof)
+{
+	static const char *const no_cols[1] = {""};
+	struct nl_sub sub = {.email = r->o.test_to, .name = "", .status = "active", .token = "",
+			     .cols = no_cols};
+	if (r->test_done) {
+		*eof = true;
+		return NL_OK;
+	}
+	r->test_done = true;
+	snprintf(j->rcpt, sizeof j->rcpt, "%s", r->o.test_to);
+	return nl_campaign_message(r->camp, &sub, &j->msg, j->msgid);
+}
+
+static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
+{
+	struct nl_sendrun *r = ctx;
+	struct nl_sub *row;
+	enum nl_err e;
+	if (r->o.test_to)
+		return next_test(r, j, eof);
+	while (!(e = nl_subs_next(r->subs, &row, eof)) && !*eof) {
+		if (row->skip)
+			continue;
+		uint64_t h = nl_addr_hash(row->email);
+		uint8_t v = nl_addrmap_get_hash(&r->st.last, h);
+		if ((v & SEEN_RUN) || decide(&r->o, v) != D_SEND)
+			continue;
+		if (r->o.limit && r->taken >= r->o.limit) {
+			*eof = true;
+			return NL_OK;
+		}
+		if ((e = nl_addrmap_set_hash(&r->st.last, h, (uint8_t)(v | SEEN_RUN))))
+			return e;
+		r->taken++;
+		if (strlen(row->email) >= sizeof j->rcpt)
+			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, row->line);
+		memcpy(j->rcpt, row->email, strlen(row->email) + 1);
+		return nl_campaign_message(r->camp, row, &j->msg, j->msgid);
+	}
+	return e;
+}
+
+static enum nl_err src_attempt(void *ctx, const struct nl_smtp_job *j)
+{
+	struct nl_sendrun *r = ctx;
+	if (r->o.test_to)
+		return NL_OK; /* proof copies never count as campaign sends */
+	return nl_sendlog_write(r->log, r->o.post->slug, j->rcpt, NL_EV_INTENT, 0, j->msgid, NULL);
+}
+
+static void progress(struct nl_sendrun *r, bool final)
+{
+	double now = now_real(), dt = now - r->t0;
+	const struct nl_send_stats *s = &r->stats;
+	size_t done = s->sent + s->failed + s->deferred, total = r->plan.pending;
+	if (!r->o.progress || (!final && now - r->last_progress < 0.25))
+		return;
+	r->last_progress = now;
+	double rate = dt > 0 ? (double)done / dt : 0;
+	double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	fprintf(stderr, "\r  sent %zu of %zu, failed %zu, deferred %zu, %.0f msg/s, ETA %.0f s   %s",
+		s->sent, total, s->failed, s->deferred, rate, eta, final ? "\n" : "");
+}
+
+static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_outcome out,
+			      int code, const char *reply)
+{
+	struct nl_sendrun *r = ctx;
+	static const enum nl_event ev[] = {
+		[NL_OUT_SENT] = NL_EV_SENT, [NL_OUT_FAILED] = NL_EV_FAILED, [NL_OUT_DEFERRED] = NL_EV_DEFERRED};
+	enum nl_err e = nl_sendlog_write(r->log, r->o.post->slug, j->rcpt,
+					 r->o.test_to ? NL_EV_TEST : ev[out], code, j->msgid, reply);
+	pthread_mutex_lock(&r->lock);
+	if (out == NL_OUT_SENT)
+		r->stats.sent++;
+	else if (out == NL_OUT_FAILED)
+		r->stats.failed++;
+	else
+		r->stats.deferred++;
+	progress(r, false);
+	pthread_mutex_unlock(&r->lock);
+	if (out != NL_OUT_SENT)
+		nl_info("%s: %s %s", j->rcpt, out == NL_OUT_FAILED ? "failed:" : "deferred:", reply);
+	return e;
+}
+
+enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
+{
+	const struct nl_config *cfg = r->o.cfg;
+	struct nl_campaign_opts co = {.cfg = cfg, .post = r->o.post, .test = r->o.test_to != NULL,
+				      .now = time(NULL)};
+	struct nl_smtp_opts so = {.cfg = &cfg->smtp, .envelope_from = cfg->bounce_address,
+				  .password = r->password, .connections = cfg->smtp.connections,
+				  .rate = cfg->smtp.rate, .max_per_hour = cfg->smtp.max_per_hour,
+				  .interrupted = r->o.interrupted};
+	struct nl_smtp_source src = {src_next, src_attempt, src_result, r};
+	enum nl_err e;
+	r->t0 = now_real();
+	if ((e = nl_subs_open(cfg->subscribers, &r->subs)))
+		goto out;
+	co.subs = r->subs;
+	if ((e = nl_campaign_new(&co, &r->camp)))
+		goto out;
+	if (so.connections > (int)r->plan.pending && r->plan.pending)
+		so.connections = (int)r->plan.pending;
+	if (r->plan.pending)
+		e = nl_smtp_send(&so, &src);
+out:
+	r->stats.seconds = now_real() - r->t0;
+	if (r->plan.pending)
+		progress(r, true);
+	*stats = r->stats;
+	return e;
+}
+
+enum nl_err nl_sendrun_close(struct nl_sendrun *r)
+{
+	enum nl_err e = NL_OK;
+	if (!r)
+		return NL_OK;
+	if (r->log)
+		e = nl_sendlog_close(r->log);
+	nl_sendstate_free(&r->st);
+	nl_subs_close(r->subs);
+	nl_campaign_free(r->camp);
+	if (r->password) {
+		memset(r->password, 0, strlen(r->password));
+		free(r->password);
+	}
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return e;
+}

@@ -1,0 +1,159 @@
+/* subs.c - stream a subscriber CSV: header mapping, validation, per-row verdicts. */
+#include "subs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "csv.h"
+#include "utf8.h"
+
+struct nl_subs {
+	FILE *f;
+	char *path;
+	struct nl_csv csv;
+	char *names[NL_CSV_MAX_FIELDS];
+	size_t ncols;
+	int c_email, c_name, c_status, c_token;
+	const char *cols[NL_CSV_MAX_FIELDS];
+	char blank[1];	/* a writable "" for missing fields (trimming writes) */
+	struct nl_sub row;
+};
+
+static enum nl_err read_header(struct nl_subs *s)
+{
+	bool eof;
+	enum nl_err e = nl_csv_next(&s->csv, &eof);
+	if (e)
+		return e;
+	if (eof)
+		return nl_errf(NL_EDATA, "%s:1: empty file: expected a header such as 'email,name'",
+			       s->path);
+	s->ncols = s->csv.nfields;
+	for (size_t i = 0; i < s->ncols; i++) {
+		char *n = strdup(s->csv.fields[i]);
+		if (!n)
+			return nl_errf(NL_ENOMEM, "out of memory");
+		for (char *p = n; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+		s->names[i] = n;
+	}
+	s->c_email = nl_subs_col(s, "email");
+	s->c_name = nl_subs_col(s, "name");
+	s->c_status = nl_subs_col(s, "status");
+	s->c_token = nl_subs_col(s, "token");
+	if (s->c_email < 0)
+		return nl_errf(NL_EDATA, "%s:1: no 'email' column in the header", s->path);
+	return NL_OK;
+}
+
+enum nl_err nl_subs_open(const char *path, struct nl_subs **out)
+{
+	struct nl_subs *s = calloc(1, sizeof *s);
+	enum nl_err e;
+	*out = NULL;
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	if (!(s->f = fopen(path, "rb"))) {
+		e = nl_errf(NL_ENOINPUT, "%s: cannot open subscriber list: %s", path, strerror(errno));
+		nl_subs_close(s);
+		return e;
+	}
+	nl_csv_init(&s->csv, s->f, s->path);
+	if ((e = read_header(s))) {
+		nl_subs_close(s);
+		return e;
+	}
+	*out = s;
+	return NL_OK;
+}
+
+void nl_subs_close(struct nl_subs *s)
+{
+	if (!s)
+		return;
+	if (s->f) {
+		nl_csv_free(&s->csv);
+		fclose(s->f);
+	}
+	for (size_t i = 0; i < s->ncols; i++)
+		free(s->names[i]);
+	free(s->path);
+	free(s);
+}
+
+/* Trim blanks in place at both ends of a field. */
+static char *trim(const char *p)
+{
+	char *s = (char *)p;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = 0;
+	return s;
+}
+
+static const char *verdict(struct nl_subs *s, struct nl_sub *r)
+{
+	const char *why;
+	size_t bad;
+	if (s->csv.nfields != s->ncols)
+		return "wrong number of columns";
+	for (size_t i = 0; i < s->ncols; i++)
+		if (!nl_utf8_valid(s->cols[i], strlen(s->cols[i]), &bad))
+			return "invalid UTF-8";
+	if (!*r->email)
+		return "no address";
+	if (!nl_addr_valid(r->email, strlen(r->email), &why))
+		return why;
+	if (strcasecmp(r->status, "active"))
+		return r->status;
+	return NULL;
+}
+
+enum nl_err nl_subs_next(struct nl_subs *s, struct nl_sub **row, bool *eof)
+{
+	enum nl_err e = nl_csv_next(&s->csv, eof);
+	struct nl_sub *r = &s->row;
+	*row = NULL;
+	if (e || *eof)
+		return e;
+	for (size_t i = 0; i < s->ncols; i++)
+		s->cols[i] = i < s->csv.nfields ? s->csv.fields[i] : s->blank;
+	s->blank[0] = 0;
+	r->line = s->csv.line;
+	r->cols = s->cols;
+	r->email = trim(s->cols[s->c_email]);
+	r->name = s->c_name >= 0 ? trim(s->cols[s->c_name]) : "";
+	nl_clean_display_name((char *)r->name);
+	r->status = s->c_status >= 0 && *s->cols[s->c_status] ? trim(s->cols[s->c_status]) : "active";
+	r->token = s->c_token >= 0 ? trim(s->cols[s->c_token]) : "";
+	r->skip = verdict(s, r);
+	*row = r;
+	return NL_OK;
+}
+
+size_t nl_subs_ncols(const struct nl_subs *s)
+{
+	return s->ncols;
+}
+
+const char *nl_subs_colname(const struct nl_subs *s, size_t i)
+{
+	return i < s->ncols ? s->names[i] : NULL;
+}
+
+int nl_subs_col(const struct nl_subs *s, const char *name)
+{
+	for (size_t i = 0; i < s->ncols; i++)
+		if (!strcasecmp(s->names[i], name))
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,198 @@
+/* test_core.c - unit tests: YAML tree, dates, UTF-8, CSV, templates, address set. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrmap.h"
+#include "csv.h"
+#include "post.h"
+#include "t.h"
+#include "template.h"
+#include "utf8.h"
+#include "ynode.h"
+
+static void test_ynode(void)
+{
+	struct nl_ynode *n = NULL;
+	const char *y = "title: \"Hi\"\ndraft: false\ntags: [a, b]\nnest:\n  k: v\n";
+	T_CHECK(nl_ynode_parse("x.md", y, strlen(y), 2, &n) == NL_OK);
+	T_STREQ(nl_ynode_str(nl_ynode_get(n, "title")), "Hi");
+	T_CHECK(!nl_ynode_is_true(nl_ynode_get(n, "draft")));
+	T_CHECK(nl_ynode_get(n, "tags")->n == 2);
+	T_STREQ(nl_ynode_str(nl_ynode_path(n, "nest.k")), "v");
+	nl_ynode_free(n);
+
+	const char *bad = "title: \"unterminated\n";
+	T_CHECK(nl_ynode_parse("x.md", bad, strlen(bad), 2, &n) == NL_EDATA);
+	T_CHECK(n == NULL);
+	T_CHECK(strncmp(nl_errmsg(), "x.md:", 5) == 0);
+
+	/* A billion laughs is refused, not expanded. */
+	struct nl_buf b = NL_BUF_INIT;
+	nl_buf_adds(&b, "a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+	for (char c = 'b'; c <= 'j'; c++)
+		nl_buf_addf(&b, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, c - 1,
+			    c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+	T_CHECK(nl_ynode_parse("bomb.md", b.data, b.len, 1, &n) == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "aliases") != NULL);
+	nl_buf_free(&b);
+
+	const char *alias = "base: &b {x: 1}\nother: *b\n";
+	T_CHECK(nl_ynode_parse("a.yml", alias, strlen(alias), 1, &n) == NL_OK);
+	T_STREQ(nl_ynode_str(nl_ynode_path(n, "other.x")), "1");
+	nl_ynode_free(n);
+}
+
+static void test_dates(void)
+{
+	time_t t;
+	bool off;
+	T_CHECK(nl_parse_date("2026-11-28", &t, &off) && t == 1795824000 && !off);
+	T_CHECK(nl_parse_date("2026-11-28T07:30:00+01:00", &t, &off) && t == 1795824000 + 6 * 3600 + 1800 && off);
+	T_CHECK(nl_parse_date("2025-02-11T23:01:08.234000+00:00", &t, &off) && off);
+	T_CHECK(nl_parse_date("2026-11-28T07:30:00Z", &t, &off) && off);
+	T_CHECK(!nl_parse_date("2026-13-01", &t, &off));
+	T_CHECK(!nl_parse_date("2026-02-30x", &t, &off));
+	T_CHECK(!nl_parse_date("yesterday", &t, &off));
+	T_CHECK(nl_slug_valid("my-post_2.v1"));
+	T_CHECK(!nl_slug_valid("../etc"));
+	T_CHECK(!nl_slug_valid("a b"));
+}
+
+static void test_utf8(void)
+{
+	size_t bad = 0;
+	T_CHECK(nl_utf8_valid("h\xc3\xa9llo \xf0\x9f\x98\x80", 11, &bad));
+	T_CHECK(!nl_utf8_valid("ab\xc3(", 4, &bad) && bad == 2);
+	T_CHECK(!nl_utf8_valid("\xed\xa0\x80", 3, &bad) && bad == 0);	/* surrogate */
+	T_CHECK(!nl_utf8_valid("\xc0\xaf", 2, &bad));			/* overlong */
+	T_CHECK(!nl_utf8_valid("x\xe2\x82", 3, &bad) && bad == 1);	/* truncated */
+	int line, col;
+	nl_text_pos("ab\nc\xc3\xa9" "d", 7, &line, &col);
+	T_CHECK(line == 2 && col == 4);
+}
+
+static void test_csv(void)
+{
+	const char *in = "\xEF\xBB\xBF" "email,name\r\n\r\na@x.test,\"Doe, \"\"J\"\"\nline2\"\r\nb@x.test,B\n\nc@x.test,";
+	FILE *f = fmemopen((void *)in, strlen(in), "r");
+	struct nl_csv c;
+	bool eof;
+	nl_csv_init(&c, f, "t.csv");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK && !eof && c.nfields == 2);
+	T_STREQ(c.fields[0], "email");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK && c.nfields == 2 && c.line == 3);
+	T_STREQ(c.fields[1], "Doe, \"J\"\nline2");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK && c.line == 5);
+	T_STREQ(c.fields[0], "b@x.test");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK && c.nfields == 2 && c.line == 7);
+	T_STREQ(c.fields[1], "");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK && eof);
+	nl_csv_free(&c);
+	fclose(f);
+
+	const char *bad = "email\n\"open";
+	f = fmemopen((void *)bad, strlen(bad), "r");
+	nl_csv_init(&c, f, "t.csv");
+	T_CHECK(nl_csv_next(&c, &eof) == NL_OK);
+	T_CHECK(nl_csv_next(&c, &eof) == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "t.csv:2") != NULL);
+	nl_csv_free(&c);
+	fclose(f);
+}
+
+static int dyn(void *ctx, const char *name)
+{
+	(void)ctx;
+	if (!strcmp(name, "subscriber.name"))
+		return 0;
+	if (!strcmp(name, "unsubscribe_url"))
+		return 1;
+	return -1;
+}
+
+static char *render(const char *tmpl, bool html, const char *yaml, const char *f0, const char *f1)
+{
+	struct nl_tmpl *t = NULL;
+	struct nl_ynode *ctx = NULL;
+	struct nl_residual *r = NULL;
+	struct nl_buf out = NL_BUF_INIT;
+	const char *fields[2] = {f0, f1};
+	char *s = NULL;
+	if (nl_tmpl_parse("t.html", tmpl, strlen(tmpl), html, &t) == NL_OK &&
+	    nl_ynode_parse("ctx", yaml, strlen(yaml), 1, &ctx) == NL_OK &&
+	    nl_tmpl_bind(t, ctx, dyn, NULL, &r) == NL_OK) {
+		nl_residual_eval(r, fields, &out);
+		s = nl_buf_detach(&out, NULL);
+	}
+	nl_residual_free(r);
+	nl_ynode_free(ctx);
+	nl_tmpl_free(t);
+	return s;
+}
+
+static void check_render(const char *tmpl, bool html, const char *yaml, const char *f0,
+			 const char *expect)
+{
+	char *s = render(tmpl, html, yaml, f0, "U");
+	T_STREQ(s, expect);
+	free(s);
+}
+
+static void test_template(void)
+{
+	const char *y = "title: 'A & B'\ntags: [x, y]\nempty: ''\nno: false\npub: {name: P}\n";
+	check_render("<h1>{{title}}</h1>", true, y, "", "<h1>A &amp; B</h1>");
+	check_render("{{{title}}}|{{&title}}", true, y, "", "A & B|A & B");
+	check_render("{{title}}", false, y, "", "A & B");
+	check_render("{{#tags}}[{{.}}]{{/tags}}", true, y, "", "[x][y]");
+	check_render("{{#empty}}no{{/empty}}{{^empty}}yes{{/empty}}", true, y, "", "yes");
+	check_render("{{#no}}no{{/no}}{{^no}}yes{{/no}}", true, y, "", "yes");
+	check_render("Hi {{#subscriber.name}}{{subscriber.name}}{{/subscriber.name}}"
+		     "{{^subscriber.name}}there{{/subscriber.name}}!", true, y, "<Bob>",
+		     "Hi &lt;Bob&gt;!");
+	check_render("Hi {{#subscriber.name}}{{subscriber.name}}{{/subscriber.name}}"
+		     "{{^subscriber.name}}there{{/subscriber.name}}!", true, y, "", "Hi there!");
+	check_render("{{pub.name}} {{unsubscribe_url}}", true, y, "", "P U");
+	check_render("a\n{{#tags}}\n- {{.}}\n{{/tags}}\nb\n", false, y, "", "a\n- x\n- y\nb\n");
+	check_render("{{! a comment }}x", true, y, "", "x");
+
+	struct nl_tmpl *t = NULL;
+	T_CHECK(nl_tmpl_parse("e.html", "a\n{{#x}}b", 9, true, &t) == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "e.html:2") && strstr(nl_errmsg(), "never closed"));
+	T_CHECK(nl_tmpl_parse("e.html", "{{#x}}{{/y}}", 12, true, &t) == NL_EDATA);
+	T_CHECK(nl_tmpl_parse("e.html", "{{x", 3, true, &t) == NL_EDATA);
+	T_CHECK(render("\n\n{{nope}}", true, y, "", "") == NULL);
+	T_CHECK(strstr(nl_errmsg(), "t.html:3") && strstr(nl_errmsg(), "unknown variable 'nope'"));
+	T_CHECK(render("{{#no}}{{typo}}{{/no}}", true, y, "", "") == NULL);
+}
+
+static void test_addrmap(void)
+{
+	struct nl_addrmap m = {0};
+	char a[64];
+	T_CHECK(nl_addrmap_set(&m, "Bob@Example.test", 2) == NL_OK);
+	T_CHECK(nl_addrmap_get(&m, "bob@example.TEST") == 2);
+	T_CHECK(nl_addrmap_set(&m, "BOB@example.test", 3) == NL_OK && m.n == 1);
+	T_CHECK(nl_addrmap_get(&m, "bob@example.test") == 3);
+	T_CHECK(nl_addrmap_get(&m, "alice@example.test") == 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(a, sizeof a, "user%d@example.test", i);
+		nl_addrmap_set(&m, a, (uint8_t)(1 + i % 7));
+	}
+	T_CHECK(m.n == 5001);
+	T_CHECK(nl_addrmap_get(&m, "user4999@example.test") == 1 + 4999 % 7);
+	T_CHECK(nl_addrmap_get(&m, "bob@example.test") == 3);
+	nl_addrmap_free(&m);
+}
+
+int main(void)
+{
+	test_ynode();
+	test_dates();
+	test_utf8();
+	test_csv();
+	test_template();
+	test_addrmap();
+	return t_done();
+}

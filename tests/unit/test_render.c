@@ -1,0 +1,342 @@
+/* test_render.c - Markdown to HTML and plain text: cases as data, then the callbacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "nl.h"
+#include "render.h"
+#include "t.h"
+
+/* Markdown in, exact plain text out. */
+struct text_case {
+	const char *name;
+	const char *md;
+	int wrap;
+	bool unsafe_html;
+	const char *text;
+};
+
+static const struct text_case text_cases[] = {
+	{"empty", "", 0, false, ""},
+	{"headings", "# Title\n\nText\n\n## Sub\n\n### Third\n\n#### Four\n", 0, false,
+	 "Title\n=====\n\nText\n\nSub\n---\n\n### Third\n\n#### Four\n"},
+	{"underline counts code points", "# Größe ✓\n", 0, false, "Größe ✓\n=======\n"},
+	{"emphasis", "*a* **b** ~~c~~ `d e`\n", 0, false, "_a_ *b* ~c~ `d e`\n"},
+	{"smart quotes", "\"hi\" it's -- 'x'\n", 0, false, "“hi” it’s – ‘x’\n"},
+	{"soft and hard breaks", "a\nb\\\nc  \nd\n", 0, false, "a b\nc\nd\n"},
+	{"links numbered and reused",
+	 "[one](https://a.example/) [two](https://b.example/) [again](https://a.example/).\n",
+	 0, false,
+	 "one[1] two[2] again[1].\n\nLinks:\n[1] https://a.example/\n[2] https://b.example/\n"},
+	{"autolinks print the URL alone",
+	 "<https://x.example/p> www.example.com me@example.com <mailto:you@example.com>\n", 0,
+	 false, "https://x.example/p www.example.com me@example.com you@example.com\n"},
+	{"link with no text", "[](https://e.example/)\n", 0, false, "https://e.example/\n"},
+	{"images", "![A *fat* cat](cat.png) ![](dog.png) [![Logo](l.png)](https://l.example/)\n",
+	 0, false,
+	 "[image: A fat cat] [image] [image: Logo][1]\n\nLinks:\n[1] https://l.example/\n"},
+	{"block quotes nest", "> one\n>\n> > two\n\nafter\n", 0, false,
+	 "> one\n>\n> > two\n\nafter\n"},
+	{"block quote wraps inside the prefix", "> aaaa bbbb cccc dddd eeee\n", 24, false,
+	 "> aaaa bbbb cccc dddd\n> eeee\n"},
+	{"nested lists", "1. one\n2. two\n   - a\n   - b\n     more\n3. three\n", 0, false,
+	 "1. one\n2. two\n   * a\n   * b more\n3. three\n"},
+	{"list start and paren delimiter", "7) seven\n8) eight\n", 0, false,
+	 "7) seven\n8) eight\n"},
+	{"loose list", "- a\n\n- b\n\n  b2\n", 0, false, "* a\n\n* b\n\n  b2\n"},
+	{"continuation under the item text", "- alpha beta gamma delta epsilon zeta eta\n", 30,
+	 false, "* alpha beta gamma delta\n  epsilon zeta eta\n"},
+	{"task list", "- [ ] todo\n- [x] done\n", 0, false, "* [ ] todo\n* [x] done\n"},
+	{"code block keeps dots and blank lines", "```\n.dot\n\n..two\n  x\n```\n", 0, false,
+	 "    .dot\n\n    ..two\n      x\n"},
+	{"code block is never wrapped",
+	 "    aaaa bbbb cccc dddd eeee ffff gggg\n", 10, false,
+	 "    aaaa bbbb cccc dddd eeee ffff gggg\n"},
+	{"thematic break", "a\n\n---\n\nb\n", 10, false, "a\n\n----------\n\nb\n"},
+	{"table", "| Name | Qty |\n|:--|--:|\n| apple | 3 |\n| kiwi | 12 |\n", 0, false,
+	 "Name  | Qty\n------+----\napple |   3\nkiwi  |  12\n"},
+	{"table pads by code points", "| é | x |\n|---|---|\n| ééé | y |\n", 0, false,
+	 "é   | x\n----+--\nééé | y\n"},
+	{"footnotes", "Text[^n] and[^a].\n\n[^a]: Alpha.\n[^n]: The note.\n", 0, false,
+	 "Text[^1] and[^2].\n\nFootnotes:\n[^1] The note.\n[^2] Alpha.\n"},
+	{"html dropped by default", "<div>x</div>\n\nkeep <b>b</b>\n", 0, false, "keep b\n"},
+	{"html kept when unsafe", "<div>x</div>\n\nkeep <b>b</b>\n", 0, true,
+	 "<div>x</div>\n\nkeep <b>b</b>\n"},
+	{"wrap counts code points", "ééééé ééééé ééééé\n", 11, false, "ééééé ééééé\nééééé\n"},
+	{"long word sits alone",
+	 "short https://example.com/a/very/long/path/that/overflows end\n", 20, false,
+	 "short\nhttps://example.com/a/very/long/path/that/overflows\nend\n"},
+};
+
+static char *render(const char *md, int wrap, bool unsafe_html, char **html, enum nl_err *err)
+{
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL};
+
+	*err = nl_render(md, strlen(md), &o, &h, &t);
+	if (html)
+		*html = nl_buf_detach(&h, NULL);
+	nl_buf_free(&h);
+	return nl_buf_detach(&t, NULL);
+}
+
+/* What every plain text must be: "\n" lines, no trailing blanks, one final "\n". */
+static bool text_well_formed(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return true;
+	if (s[n - 1] != '\n' || (n > 1 && s[n - 2] == '\n') || s[0] == '\n')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] == '\n' && (s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\r'))
+			return false;
+	return true;
+}
+
+static void test_text_cases(void)
+{
+	for (size_t i = 0; i < NL_ARRAY_LEN(text_cases); i++) {
+		const struct text_case *c = &text_cases[i];
+		enum nl_err err;
+		int failed = t_fail;
+		char *text = render(c->md, c->wrap, c->unsafe_html, NULL, &err);
+		T_CHECK(err == NL_OK);
+		T_STREQ(text, c->text);
+		T_CHECK(text && text_well_formed(text));
+		if (t_fail > failed)
+			printf("  in text case: %s\n", c->name);
+		free(text);
+	}
+}
+
+/* Markdown in, fragments the HTML must (or must not) contain. */
+struct html_case {
+	const char *name;
+	const char *md;
+	bool unsafe_html;
+	const char *has[3];
+	const char *lacks;
+};
+
+static const struct html_case html_cases[] = {
+	{"table", "| a | b |\n|---|--:|\n| 1 | 2 |\n", false,
+	 {"<table>", "<th>a</th>", "<td align=\"right\">2</td>"}, "|"},
+	{"strikethrough", "~~gone~~\n", false, {"<del>gone</del>"}, "~"},
+	{"tasklist", "- [ ] a\n- [x] b\n", false,
+	 {"<input type=\"checkbox\" disabled=\"\" /> a",
+	  "<input type=\"checkbox\" checked=\"\" disabled=\"\" /> b"},
+	 "[x]"},
+	{"footnote", "Hi[^1].\n\n[^1]: Note.\n", false,
+	 {"class=\"footnote-ref\"", "<section class=\"footnotes\"", "Note."}, "[^1]"},
+	{"smart quotes", "\"hi\" it's\n", false, {"“hi” it’s"}, "&quot;"},
+	{"autolink", "see www.example.com\n", false,
+	 {"<a href=\"http://www.example.com\">www.example.com</a>"}, NULL},
+	{"raw html dropped", "<div>x</div>\n\nkeep <b>b</b>\n", false,
+	 {"<!-- raw HTML omitted -->", "keep <!-- raw HTML omitted -->b"}, "<b>"},
+	{"raw html kept when unsafe", "<div>x</div>\n\nkeep <b>b</b>\n", true,
+	 {"<div>x</div>", "keep <b>b</b>"}, "omitted"},
+	{"tagfilter when unsafe", "<script>alert(1)</script>\n\nx <iframe src=\"a\">\n", true,
+	 {"&lt;script>", "&lt;iframe"}, "<script"},
+};
+
+static void test_html_cases(void)
+{
+	for (size_t i = 0; i < NL_ARRAY_LEN(html_cases); i++) {
+		const struct html_case *c = &html_cases[i];
+		enum nl_err err;
+		char *html = NULL;
+		int failed = t_fail;
+		char *text = render(c->md, 0, c->unsafe_html, &html, &err);
+		T_CHECK(err == NL_OK);
+		T_CHECK(html != NULL);
+		for (size_t k = 0; k < NL_ARRAY_LEN(c->has) && c->has[k] && html; k++)
+			if (!strstr(html, c->has[k]))
+				T_STREQ(html, c->has[k]); /* fails, showing both */
+			else
+				T_CHECK(true);
+		if (c->lacks && html)
+			T_CHECK(strstr(html, c->lacks) == NULL);
+		if (t_fail > failed)
+			printf("  in html case: %s\n", c->name);
+		free(html);
+		free(text);
+	}
+}
+
+/* The image callback: records the URLs it saw, rewrites or fails on cue. */
+struct img_ctx {
+	struct nl_buf seen; /* the URLs, comma-separated */
+	int calls;
+};
+
+static enum nl_err rewrite_cb(void *ctx, const char *url, char **out)
+{
+	struct img_ctx *c = ctx;
+	struct nl_buf b = NL_BUF_INIT;
+
+	if (c->calls++)
+		nl_buf_addc(&c->seen, ',');
+	nl_buf_adds(&c->seen, url);
+	if (strcmp(url, "keep.png") == 0)
+		return NL_OK;
+	if (strcmp(url, "missing.png") == 0) {
+		/* set *out too: the renderer must still free it */
+		*out = nl_strndup("x", 1);
+		return nl_errf(NL_ENOINPUT, "post.md: image %s not found", url);
+	}
+	nl_buf_adds(&b, "cid:");
+	nl_buf_adds(&b, url);
+	*out = nl_buf_detach(&b, NULL);
+	return NL_OK;
+}
+
+static void test_image_rewrite(void)
+{
+	const char *md = "![cat](cat.png) ![kept](keep.png)\n\n![dog](img/dog.png \"Dog\")\n";
+	struct img_ctx c = {NL_BUF_INIT, 0};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+
+	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
+	T_CHECK(c.calls == 3);
+	T_STREQ(c.seen.data, "cat.png,keep.png,img/dog.png");
+	T_CHECK(strstr(h.data, "src=\"cid:cat.png\"") != NULL);
+	T_CHECK(strstr(h.data, "src=\"cid:img/dog.png\" alt=\"dog\" title=\"Dog\"") != NULL);
+	T_CHECK(strstr(h.data, "src=\"keep.png\"") != NULL);
+	T_CHECK(strstr(h.data, "src=\"cat.png\"") == NULL);
+	T_STREQ(t.data, "[image: cat] [image: kept]\n\n[image: dog]\n");
+	nl_buf_free(&c.seen);
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
+static void test_image_error(void)
+{
+	const char *md = "# T\n\n![a](a.png) ![m](missing.png) ![b](b.png)\n";
+	struct img_ctx c = {NL_BUF_INIT, 0};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+
+	nl_buf_adds(&h, "before-h");
+	nl_buf_adds(&t, "before-t");
+	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_ENOINPUT);
+	T_STREQ(nl_errmsg(), "post.md: image missing.png not found");
+	T_CHECK(c.calls == 2); /* stopped at the failing image */
+	T_STREQ(h.data, "before-h");
+	T_STREQ(t.data, "before-t");
+	nl_buf_free(&c.seen);
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
+static void test_appends_and_defaults(void)
+{
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+	const char *md = "Hello <b>x</b>\n";
+
+	nl_buf_adds(&h, "<!-- head -->\n");
+	nl_buf_adds(&t, "top\n");
+	T_CHECK(nl_render(md, strlen(md), NULL, &h, &t) == NL_OK);
+	T_STREQ(h.data, "<!-- head -->\n<p>Hello <!-- raw HTML omitted -->x"
+			"<!-- raw HTML omitted --></p>\n");
+	T_STREQ(t.data, "top\nHello x\n");
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
+/* Count lines longer than max code points that are not long because they
+ * hold url, and tell whether url makes a whole line. */
+static int long_lines(const char *s, size_t max, const char *url, bool *url_whole)
+{
+	int n = 0;
+
+	*url_whole = false;
+	while (*s) {
+		const char *e = strchr(s, '\n');
+		size_t len = e ? (size_t)(e - s) : strlen(s), cps = 0;
+		for (size_t i = 0; i < len; i++)
+			cps += ((unsigned char)s[i] & 0xC0) != 0x80;
+		bool has_url = memmem(s, len, url, strlen(url)) != NULL;
+		if (len == strlen(url) && has_url)
+			*url_whole = true;
+		else if (cps > max && !(has_url && cps <= strlen(url) + 5))
+			n++;
+		s += len + (e != NULL);
+	}
+	return n;
+}
+
+static void test_long_paragraph(void)
+{
+	struct nl_buf md = NL_BUF_INIT, url = NL_BUF_INIT;
+	bool whole = false;
+	enum nl_err err;
+
+	nl_buf_adds(&url, "https://example.com/");
+	while (url.len < 120)
+		nl_buf_addc(&url, 'a' + (char)(url.len % 26));
+	for (int i = 0; i < 30; i++)
+		nl_buf_addf(&md, "word%d and ", i);
+	nl_buf_addf(&md, "then <%s> and a [named link](%s) and ", url.data, url.data);
+	for (int i = 0; i < 30; i++)
+		nl_buf_addf(&md, "é%d ", i);
+	nl_buf_adds(&md, "end.\n");
+
+	char *text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_OK);
+	T_CHECK(text && long_lines(text, 72, url.data, &whole) == 0);
+	T_CHECK(whole); /* the autolink, unbroken on a line of its own */
+	T_CHECK(text && strstr(text, "named link[1]") != NULL);
+	/* the named link's URL, whole, in the list at the end */
+	nl_buf_addc(&url, '\n');
+	char *ref = text ? strstr(text, "\nLinks:\n[1] ") : NULL;
+	T_CHECK(ref != NULL);
+	if (ref)
+		T_STREQ(ref + strlen("\nLinks:\n[1] "), url.data);
+	T_CHECK(text && text_well_formed(text));
+	free(text);
+	nl_buf_free(&md);
+	nl_buf_free(&url);
+}
+
+static void test_too_deep(void)
+{
+	struct nl_buf md = NL_BUF_INIT;
+	enum nl_err err;
+
+	for (int i = 0; i < 300; i++)
+		nl_buf_adds(&md, "> ");
+	nl_buf_adds(&md, "deep\n");
+	char *text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "nests blocks") != NULL);
+	free(text);
+	nl_buf_free(&md);
+
+	/* emphasis nests without limit: rendered without recursion */
+	nl_buf_init(&md);
+	for (int i = 0; i < 20000; i++)
+		nl_buf_adds(&md, "*");
+	nl_buf_addc(&md, 'x');
+	for (int i = 0; i < 20000; i++)
+		nl_buf_adds(&md, "*");
+	text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_OK);
+	T_CHECK(text && strchr(text, 'x') != NULL);
+	free(text);
+	nl_buf_free(&md);
+}
+
+int main(void)
+{
+	test_text_cases();
+	test_html_cases();
+	test_image_rewrite();
+	test_image_error();
+	test_appends_and_defaults();
+	test_long_paragraph();
+	test_too_deep();
+	return t_done();
+}
