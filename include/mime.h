@@ -28,6 +28,7 @@
  * a line break, the output ends in a soft break "=\r\n", so the next
  * independently encoded segment can be appended as is; otherwise the output
  * ends where the input does (without CRLF if the input had no final break).
+ * Empty input gives empty output either way.
  */
 void nl_qp_encode(struct nl_buf *out, const char *p, size_t n, bool soft_end);
 /*

@@ -287,6 +287,31 @@ static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
 	nl_buf_add(out, run, (size_t)(end - run));
 }
 
+/* Greedy word wrap at width code points, for front matter shown in the text part. */
+static void wrap_text(struct nl_buf *out, const char *s, size_t width)
+{
+	size_t col = 0;
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		const char *w = s;
+		size_t n = 0;
+		for (; *s && *s != ' '; s++)
+			n += ((unsigned char)*s & 0xC0) != 0x80;
+		if (!n)
+			break;
+		if (col && col + 1 + n > width) {
+			nl_buf_addc(out, '\n');
+			col = 0;
+		} else if (col) {
+			nl_buf_addc(out, ' ');
+			col++;
+		}
+		nl_buf_add(out, w, (size_t)(s - w));
+		col += n;
+	}
+}
+
 static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
 			     struct nl_ynode *ctx, const char *content)
 {
@@ -297,6 +322,14 @@ static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char 
 	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
 	if (stat(path, &st) && stat(NL_DATADIR "/templates", &st) == 0)
 		snprintf(path, sizeof path, "%s/templates/%s", NL_DATADIR, file);
+	if (!html) {
+		struct nl_buf d = NL_BUF_INIT;
+		wrap_text(&d, c->o.post->description, 72);
+		e = nl_buf_err(&d) ? NL_ENOMEM : put_str(ctx, "description", d.data);
+		nl_buf_free(&d);
+		if (e)
+			return e;
+	}
 	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
 		return e;
 	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);
