@@ -78,6 +78,13 @@ install: all
 	install -m 644 templates/* $(DESTDIR)$(PREFIX)/share/newsletter/templates/
 	install -m 644 docs/newsletter.1 $(DESTDIR)$(PREFIX)/share/man/man1/newsletter.1
 
+# Fuzz the CSV reader and writer with libFuzzer (needs clang).
+fuzz:
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
+	  -o build/fuzz_csv tests/fuzz/fuzz_csv.c src/csv.c src/buf.c src/error.c
+	mkdir -p build/fuzz-corpus && cp tests/fixtures/import/* build/fuzz-corpus/
+	./build/fuzz_csv -max_total_time=120 -max_len=4096 build/fuzz-corpus
+
 clean:
 	rm -rf build build-asan newsletter out
 

@@ -20,6 +20,7 @@ struct nl_cli {
 int cmd_preview(struct nl_cli *cli, int argc, char **argv);
 int cmd_send(struct nl_cli *cli, int argc, char **argv);
 int cmd_status(struct nl_cli *cli, int argc, char **argv);
+int cmd_subscribers(struct nl_cli *cli, int argc, char **argv);
 
 /* Shared helpers (cmd_common.c). */
 /* Print "newsletter: MESSAGE" for the last error and return its exit status. */

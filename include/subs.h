@@ -1,4 +1,4 @@
-/* subs.h - subscriber lists: streamed reading with per-row validation. */
+/* subs.h - subscriber lists: streamed reading with per-row validation, statuses and tokens. */
 #ifndef NL_SUBS_H
 #define NL_SUBS_H
 
@@ -29,5 +29,39 @@ size_t nl_subs_ncols(const struct nl_subs *s);
 const char *nl_subs_colname(const struct nl_subs *s, size_t i);
 /* Index of a column by name (case-insensitive), or -1. */
 int nl_subs_col(const struct nl_subs *s, const char *name);
+
+/*
+ * A row's status. Only active rows are sent to; unsubscribed, bounced and
+ * complained are suppressions that no import or add undoes without --force.
+ * An empty status means active (lists written by hand often have none).
+ */
+enum nl_status {
+	NL_STATUS_UNKNOWN = 0,	/* not one of the words below */
+	NL_STATUS_ACTIVE,
+	NL_STATUS_PENDING,	/* double opt-in not yet confirmed */
+	NL_STATUS_UNSUBSCRIBED,
+	NL_STATUS_BOUNCED,
+	NL_STATUS_COMPLAINED,
+};
+
+/* Case-insensitive; "" is active; anything else unknown. */
+enum nl_status nl_status_parse(const char *s);
+/* "active", "pending", ... ("unknown" for NL_STATUS_UNKNOWN). */
+const char *nl_status_name(enum nl_status st);
+bool nl_status_suppressed(enum nl_status st);
+
+/* A token is a UUID in its 36-character text form. */
+#define NL_TOKEN_LEN 36
+/* A new random token (libuuid). */
+void nl_token_new(char out[NL_TOKEN_LEN + 1]);
+/*
+ * The token the message builder uses for a row that has none: a name-based
+ * UUID of the secret, the List-Id and the lower-cased address. Filling it
+ * in when such a row is first rewritten keeps links already mailed working.
+ */
+void nl_token_derived(const char *secret, const char *list_id, const char *email,
+		      char out[NL_TOKEN_LEN + 1]);
+/* True if s is a UUID in text form. */
+bool nl_token_valid(const char *s);
 
 #endif

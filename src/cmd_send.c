@@ -13,6 +13,7 @@
 #include "sendrun.h"
 #include "addr.h"
 #include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 static const char help[] =
@@ -214,11 +215,13 @@ static enum nl_err do_dry_run(const struct send_args *a, const struct nl_config 
 }
 
 static volatile sig_atomic_t interrupted;
+static atomic_int signals_seen; /* two threads may each take a signal at once */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler needs a lock-free counter");
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	if (interrupted)
+	if (atomic_fetch_add(&signals_seen, 1))
 		_exit(130); /* a second signal: stop now; every log line is already written */
 	interrupted = 1;
 }

@@ -19,6 +19,8 @@ static const char usage[] =
 	"  send POST.md [options]       send the post to every active subscriber\n"
 	"  send POST.md --dry-run[=DIR] write every reader's message as .eml files instead\n"
 	"  status POST.md               what the send log says about a post\n"
+	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
+	"                               import, export (see subscribers --help)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default ./config.yml)\n"
@@ -36,6 +38,7 @@ static const struct {
 	{"preview", cmd_preview},
 	{"send", cmd_send},
 	{"status", cmd_status},
+	{"subscribers", cmd_subscribers},
 };
 
 int main(int argc, char **argv)

@@ -20,11 +20,9 @@
 enum { F_EMAIL, F_NAME, F_UNSUB, F_COL };
 #define NFIELDS (F_COL + NL_CSV_MAX_FIELDS)
 
-/* Name spaces for name-based (SHA-1) UUIDs, so ids are stable across runs. */
+/* The name space for name-based (SHA-1) Message-IDs, so they are stable across runs. */
 static const uuid_t ns_msgid = {0x6e, 0x6c, 0x2d, 0x6d, 0x73, 0x67, 0x49, 0x64,
 				0x8a, 0x1e, 0x3c, 0x51, 0x7b, 0x02, 0x9d, 0x44};
-static const uuid_t ns_token = {0x6e, 0x6c, 0x2d, 0x74, 0x6f, 0x6b, 0x65, 0x6e,
-				0x9b, 0x2f, 0x4d, 0x62, 0x8c, 0x13, 0xae, 0x55};
 
 struct image {
 	char *url;	/* as written in the post */
@@ -545,21 +543,21 @@ static void url_escape(struct nl_buf *b, const char *s)
 }
 
 /* The reader's unsubscribe token: from the list, else derived from the address. */
-static void token_for(const struct nl_campaign *c, const struct nl_sub *sub, char out[37],
-		      const char **tok)
+static void token_for(const struct nl_campaign *c, const struct nl_sub *sub,
+		      char out[NL_TOKEN_LEN + 1], const char **tok)
 {
 	if (*sub->token) {
 		*tok = sub->token;
 		return;
 	}
-	uuid_for(ns_token, c->o.cfg->secret, c->o.cfg->list_id, sub->email, out);
+	nl_token_derived(c->o.cfg->secret, c->o.cfg->list_id, sub->email, out);
 	*tok = out;
 }
 
 static void fill_fields(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *unsub,
 			const char **fields)
 {
-	char derived[37];
+	char derived[NL_TOKEN_LEN + 1];
 	const char *tok;
 	token_for(c, sub, derived, &tok);
 	if (*c->o.cfg->unsubscribe_url) {

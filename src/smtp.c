@@ -33,6 +33,7 @@ struct sender {
 	int consecutive;		/* failures in a row, any connection */
 	enum nl_err stop;		/* first error that stops the run */
 	char stop_msg[1024];
+	char last_reply[600];		/* the last failure, for the message that stops the run */
 	atomic_bool stopping;
 };
 
@@ -41,13 +42,15 @@ struct reply {
 	int code;
 	char text[512];	/* the last reply line from the server */
 	bool body_done;	/* the whole message went out: waiting for the final reply */
-	double activity;
+	double activity;	/* when the server or the upload last moved */
+	curl_off_t down, up;	/* bytes so far, as the progress callback saw them */
 };
 
 struct worker {
 	struct sender *s;
 	CURL *curl;
 	struct reply r;
+	char errbuf[CURL_ERROR_SIZE];	/* libcurl's own words when the server said nothing useful */
 	struct nl_smtp_job *job;
 	bool fresh;	/* open a new connection for the next message */
 	int id;
@@ -88,6 +91,12 @@ static bool interrupted(const struct sender *s)
 	return s->o->interrupted && *s->o->interrupted;
 }
 
+/* No new transaction may start: a signal, or an error that stops the run. */
+static bool stop_requested(struct sender *s)
+{
+	return atomic_load(&s->stopping) || interrupted(s);
+}
+
 /* ---- libcurl callbacks ---- */
 
 static size_t read_cb(char *buf, size_t size, size_t n, void *ctx)
@@ -98,19 +107,33 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *ctx)
 	memcpy(buf, j->msg.data + j->sent_bytes, k);
 	j->sent_bytes += k;
 	w->r.activity = now_mono();
-	if (!k)
+	/* libcurl knows the size and may not ask again: the rest is its final dot. */
+	if (j->sent_bytes == j->msg.len)
 		w->r.body_done = true;
 	return k;
 }
 
-/* libcurl hands SMTP server replies to the header callback: keep the last one. */
+/* "250" at the start of a reply line, or 0. */
+static int reply_code(const char *s)
+{
+	if (s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
+		return 0;
+	return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+/* libcurl hands SMTP server replies to the header callback: keep the one that matters. */
 static size_t header_cb(char *buf, size_t size, size_t n, void *ctx)
 {
 	struct worker *w = ctx;
 	size_t len = size * n, k = len;
 	while (k && (buf[k - 1] == '\r' || buf[k - 1] == '\n'))
 		k--;
-	if (k >= 3 && buf[0] >= '1' && buf[0] <= '5') {
+	int code = k >= 3 ? reply_code(buf) : 0;
+	/*
+	 * After a refusal libcurl may still say QUIT and get "221 Bye": keep
+	 * the refusal (the last line of it, if it has several).
+	 */
+	if (code && !(w->r.code >= 400 && code != w->r.code)) {
 		if (k >= sizeof w->r.text)
 			k = sizeof w->r.text - 1;
 		memcpy(w->r.text, buf, k);
@@ -118,7 +141,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ctx)
 		for (size_t i = 0; i < k; i++)
 			if ((unsigned char)w->r.text[i] < 32)
 				w->r.text[i] = ' ';
-		w->r.code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+		w->r.code = code;
 	}
 	w->r.activity = now_mono();
 	return len;
@@ -133,15 +156,28 @@ static int progress_cb(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
 	struct worker *w = ctx;
 	const struct nl_smtp_config *cfg = w->s->o->cfg;
-	double limit = w->r.body_done ? cfg->data_timeout : cfg->timeout;
-	(void)dt, (void)dn, (void)ut, (void)un;
-	if (now_mono() - w->r.activity > limit) {
+	double limit = w->r.body_done ? cfg->data_timeout : cfg->timeout, now = now_mono();
+	(void)dt, (void)ut;
+	/* A slow upload is progress too, not a silent server. */
+	if (dn != w->r.down || un != w->r.up) {
+		w->r.down = dn;
+		w->r.up = un;
+		w->r.activity = now;
+	}
+	if (now - w->r.activity > limit) {
 		snprintf(w->r.text, sizeof w->r.text, "no reply from the server in %.0f s%s", limit,
 			 w->r.body_done ? " after the end of the message (it may have been delivered)" : "");
 		w->r.code = 0;
 		return 1;
 	}
 	return 0;
+}
+
+/* A command's reply (our NOOP's) comes as body data; it is in the header callback already. */
+static size_t discard_cb(char *buf, size_t size, size_t n, void *ctx)
+{
+	(void)buf, (void)ctx;
+	return size * n;
 }
 
 /* ---- connections ---- */
@@ -157,12 +193,16 @@ static enum nl_err setup_handle(struct worker *w)
 	snprintf(from, sizeof from, "<%s>", o->envelope_from);
 	curl_easy_setopt(c, CURLOPT_URL, cfg->url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* One connection per worker: a fresh one replaces, never joins, the old. */
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
 	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(c, CURLOPT_READDATA, w);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, w);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, w->errbuf);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
@@ -184,23 +224,20 @@ static enum nl_err setup_handle(struct worker *w)
 
 enum verdict { V_SENT, V_PERMANENT, V_TRANSIENT, V_FATAL };
 
+static bool tls_error(CURLcode rc)
+{
+	return rc == CURLE_USE_SSL_FAILED || rc == CURLE_SSL_CONNECT_ERROR ||
+	       rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+	       rc == CURLE_SSL_CERTPROBLEM;
+}
+
 static enum verdict classify(CURLcode rc, const struct reply *r)
 {
 	if (rc == CURLE_OK)
 		return V_SENT;
-	switch (rc) {
-	case CURLE_LOGIN_DENIED:
-	case CURLE_USE_SSL_FAILED:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
+	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+	    tls_error(rc))
 		return V_FATAL;
-	default:
-		break;
-	}
 	if (r->code == 535 || r->code == 530 || r->code == 534 || r->code == 538)
 		return V_FATAL;
 	if (r->code >= 500)
@@ -208,11 +245,19 @@ static enum verdict classify(CURLcode rc, const struct reply *r)
 	return V_TRANSIENT; /* 4xx, 421, dropped connections, timeouts */
 }
 
-static void describe(CURLcode rc, struct reply *r)
+/*
+ * Say what went wrong. A refusal is the server's own reply; otherwise the
+ * last reply seen is a success (the 250 to EHLO, the 354 to DATA) that
+ * explains nothing, so use libcurl's words and no code.
+ */
+static void describe(struct worker *w, CURLcode rc)
 {
-	if (r->code || rc == CURLE_ABORTED_BY_CALLBACK)
+	struct reply *r = &w->r;
+	if (rc == CURLE_OK || rc == CURLE_ABORTED_BY_CALLBACK || (r->code >= 400 && !tls_error(rc)))
 		return;
-	snprintf(r->text, sizeof r->text, "%s", curl_easy_strerror(rc));
+	r->code = 0;
+	snprintf(r->text, sizeof r->text, "%s%s", tls_error(rc) ? "TLS failed: " : "",
+		 *w->errbuf ? w->errbuf : curl_easy_strerror(rc));
 }
 
 /* ---- the job queue ---- */
@@ -259,12 +304,7 @@ static struct nl_smtp_job *take_retry(struct sender *s, double now, double *wait
 static struct nl_smtp_job *take_new(struct sender *s)
 {
 	struct nl_smtp_job *j = new_job(s);
-	enum nl_err e;
-	if (!j) {
-		s->stop = nl_errf(NL_ENOMEM, "out of memory");
-		return NULL;
-	}
-	e = s->src->next(s->src->ctx, j, &s->eof);
+	enum nl_err e = j ? s->src->next(s->src->ctx, j, &s->eof) : nl_errf(NL_ENOMEM, "out of memory");
 	if (e || s->eof) {
 		if (e && !s->stop) {
 			s->stop = e;
@@ -272,7 +312,8 @@ static struct nl_smtp_job *take_new(struct sender *s)
 		}
 		if (e)
 			atomic_store(&s->stopping, true);
-		drop_job(s, j);
+		if (j)
+			drop_job(s, j);
 		return NULL;
 	}
 	return j;
@@ -312,19 +353,33 @@ static struct nl_smtp_job *next_job(struct sender *s)
 	return j;
 }
 
-/* Never start messages faster than the limit, across all connections. */
-static void rate_wait(struct sender *s)
+/*
+ * Never start messages faster than the limit, across all connections: each
+ * message takes the next slot. Sleeps in short steps so that a signal is
+ * noticed at once even when slots are minutes apart (max_per_hour). False
+ * when the run is stopping: the message must not start.
+ */
+static bool rate_wait(struct sender *s)
 {
 	if (!s->spacing)
-		return;
+		return !stop_requested(s);
 	pthread_mutex_lock(&s->lock);
 	double now = now_mono(), t = s->next_slot > now ? s->next_slot : now;
 	s->next_slot = t + s->spacing;
 	pthread_mutex_unlock(&s->lock);
-	sleep_until(t);
+	while (!stop_requested(s) && (now = now_mono()) < t)
+		sleep_until(t - now > 0.1 ? now + 0.1 : t);
+	return !stop_requested(s);
 }
 
 /* ---- one transaction ---- */
+
+static void start_reply(struct worker *w)
+{
+	memset(&w->r, 0, sizeof w->r);
+	w->errbuf[0] = 0;
+	w->r.activity = now_mono();
+}
 
 static CURLcode transact(struct worker *w, struct nl_smtp_job *j)
 {
@@ -334,8 +389,7 @@ static CURLcode transact(struct worker *w, struct nl_smtp_job *j)
 	rcpt = curl_slist_append(NULL, to);
 	if (!rcpt)
 		return CURLE_OUT_OF_MEMORY;
-	memset(&w->r, 0, sizeof w->r);
-	w->r.activity = now_mono();
+	start_reply(w);
 	w->job = j;
 	j->sent_bytes = 0;
 	curl_easy_setopt(w->curl, CURLOPT_MAIL_RCPT, rcpt);
@@ -345,6 +399,25 @@ static CURLcode transact(struct worker *w, struct nl_smtp_job *j)
 	curl_easy_setopt(w->curl, CURLOPT_MAIL_RCPT, NULL);
 	curl_slist_free_all(rcpt);
 	w->job = NULL;
+	return rc;
+}
+
+/*
+ * Open a new session (greeting, EHLO, STARTTLS, AUTH) with a NOOP, before
+ * a recipient's slot and intent: a refused login or a failed TLS handshake
+ * then stops the run with nothing logged for anyone, and the rate limit
+ * paces messages on the wire, not connection set-up. libcurl keeps the
+ * connection for the transaction that follows.
+ */
+static CURLcode noop(struct worker *w)
+{
+	start_reply(w);
+	curl_easy_setopt(w->curl, CURLOPT_UPLOAD, 0L);
+	curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, "NOOP");
+	curl_easy_setopt(w->curl, CURLOPT_FRESH_CONNECT, 1L);
+	CURLcode rc = curl_easy_perform(w->curl);
+	curl_easy_setopt(w->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, NULL);
 	return rc;
 }
 
@@ -364,23 +437,33 @@ static void backoff(struct sender *s, struct nl_smtp_job *j)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void finish(struct sender *s, struct nl_smtp_job *j, bool ok)
+/* Remember the latest failure: the message that stops a run quotes it. */
+static void note_failure(struct sender *s, const struct nl_smtp_job *j, const char *text)
 {
 	pthread_mutex_lock(&s->lock);
+	snprintf(s->last_reply, sizeof s->last_reply, "%.254s: %.340s", j->rcpt, text);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Count a result towards max_consecutive_failures; j (if any) is done with. */
+static void finish(struct sender *s, struct nl_smtp_job *j, bool ok)
+{
+	char msg[900];
+	pthread_mutex_lock(&s->lock);
 	s->consecutive = ok ? 0 : s->consecutive + 1;
-	bool too_many = s->consecutive >= s->o->cfg->max_consecutive_failures;
+	bool too_many = !ok && s->consecutive >= s->o->cfg->max_consecutive_failures;
+	if (too_many)
+		snprintf(msg, sizeof msg,
+			 "stopped after %d failures in a row (the last: %s); resume with the same command",
+			 s->o->cfg->max_consecutive_failures, s->last_reply);
 	if (j) {
 		drop_job(s, j);
 		s->in_flight--;
 	}
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
-	if (too_many && !ok) {
-		char msg[700];
-		snprintf(msg, sizeof msg, "stopped after %d failures in a row; resume with the same command",
-			 s->o->cfg->max_consecutive_failures);
+	if (too_many)
 		stop_run(s, NL_EUNAVAILABLE, msg);
-	}
 }
 
 static void report(struct sender *s, struct nl_smtp_job *j, enum nl_outcome out, const struct reply *r)
@@ -390,12 +473,32 @@ static void report(struct sender *s, struct nl_smtp_job *j, enum nl_outcome out,
 		stop_run(s, e, nl_errmsg());
 }
 
+/*
+ * The run is stopping before j's next transaction started. A recipient
+ * never tried in this run is left as it was (the log has nothing new on
+ * them); one waiting for a retry has an intent and needs its outcome.
+ */
+static void give_back(struct sender *s, struct nl_smtp_job *j, const char *why)
+{
+	if (j->attempts > 0) {
+		struct reply r = {.code = 0};
+		snprintf(r.text, sizeof r.text, "%s", why);
+		report(s, j, NL_OUT_DEFERRED, &r);
+	}
+	pthread_mutex_lock(&s->lock);
+	drop_job(s, j);
+	s->in_flight--;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Retry later, or give up as deferred when retries ran out. */
 static void transient(struct worker *w, struct nl_smtp_job *j)
 {
 	struct sender *s = w->s;
 	w->fresh = true;
-	if (j->attempts <= s->o->cfg->retries && !atomic_load(&s->stopping) && !interrupted(s)) {
+	note_failure(s, j, w->r.text);
+	if (j->attempts <= s->o->cfg->retries && !stop_requested(s)) {
 		nl_debug("%s: %s; retrying later", j->rcpt, w->r.text);
 		backoff(s, j);
 		finish(s, NULL, false);
@@ -405,20 +508,63 @@ static void transient(struct worker *w, struct nl_smtp_job *j)
 	finish(s, j, false);
 }
 
+/* Authentication refused, TLS failed: no other recipient can succeed either. */
+static void fatal(struct worker *w, struct nl_smtp_job *j)
+{
+	struct sender *s = w->s;
+	char msg[800];
+	w->fresh = true;
+	snprintf(msg, sizeof msg, "%s: %s", s->o->cfg->url, w->r.text);
+	stop_run(s, NL_EUNAVAILABLE, msg);
+	give_back(s, j, w->r.text);
+}
+
+/* A new session for j's transaction; false when that failed and j is dealt with. */
+static bool open_session(struct worker *w, struct nl_smtp_job *j)
+{
+	CURLcode rc = noop(w);
+	describe(w, rc);
+	switch (classify(rc, &w->r)) {
+	case V_SENT:
+		w->fresh = false;
+		return true;
+	case V_PERMANENT:
+		return true; /* the transaction connects again and gets its own answer */
+	case V_TRANSIENT:
+		j->attempts++;
+		transient(w, j);
+		return false;
+	case V_FATAL:
+		fatal(w, j);
+		return false;
+	}
+	return true;
+}
+
+/* libcurl passes CR/LF in an envelope address straight to the server. */
+static bool address_ok(struct sender *s, struct nl_smtp_job *j)
+{
+	const char *why = NULL;
+	if (nl_addr_valid(j->rcpt, strlen(j->rcpt), &why))
+		return true;
+	struct reply r = {.code = 0};
+	snprintf(r.text, sizeof r.text, "refused before sending: invalid address: %s", why);
+	note_failure(s, j, r.text);
+	report(s, j, NL_OUT_FAILED, &r);
+	finish(s, j, false);
+	return false;
+}
+
 static void deliver(struct worker *w, struct nl_smtp_job *j)
 {
 	struct sender *s = w->s;
-	const char *why = NULL;
 	enum nl_err e;
-	/* libcurl passes CR/LF in an envelope address straight to the server. */
-	if (!nl_addr_valid(j->rcpt, strlen(j->rcpt), &why)) {
-		struct reply r = {.code = 0};
-		snprintf(r.text, sizeof r.text, "refused before sending: invalid address: %s", why);
-		report(s, j, NL_OUT_FAILED, &r);
-		finish(s, j, false);
+	if (!address_ok(s, j) || (w->fresh && !open_session(w, j)))
+		return;
+	if (!rate_wait(s)) {
+		give_back(s, j, "run stopped before the retry");
 		return;
 	}
-	rate_wait(s);
 	j->attempts++;
 	if ((e = s->src->attempt(s->src->ctx, j))) {
 		stop_run(s, e, nl_errmsg());
@@ -426,28 +572,25 @@ static void deliver(struct worker *w, struct nl_smtp_job *j)
 		return;
 	}
 	CURLcode rc = transact(w, j);
-	w->fresh = false;
-	describe(rc, &w->r);
+	/* After any failure libcurl may have hung up: open the next session ourselves. */
+	w->fresh = rc != CURLE_OK;
+	describe(w, rc);
 	switch (classify(rc, &w->r)) {
 	case V_SENT:
 		report(s, j, NL_OUT_SENT, &w->r);
 		finish(s, j, true);
 		break;
 	case V_PERMANENT:
+		note_failure(s, j, w->r.text);
 		report(s, j, NL_OUT_FAILED, &w->r);
 		finish(s, j, false);
 		break;
 	case V_TRANSIENT:
 		transient(w, j);
 		break;
-	case V_FATAL: {
-		char msg[800];
-		snprintf(msg, sizeof msg, "%s: %s", s->o->cfg->url, w->r.text);
-		report(s, j, NL_OUT_DEFERRED, &w->r);
-		stop_run(s, NL_EUNAVAILABLE, msg);
-		finish(s, j, false);
+	case V_FATAL:
+		fatal(w, j);
 		break;
-	}
 	}
 }
 
@@ -497,16 +640,21 @@ enum nl_err nl_smtp_send(const struct nl_smtp_opts *o, const struct nl_smtp_sour
 		free(t);
 		return nl_errf(NL_ENOMEM, "out of memory");
 	}
+	/*
+	 * A limit is a ceiling, and the server sees our messages with the
+	 * network's and the scheduler's jitter added: aim 1% under it.
+	 */
 	if (o->rate > 0)
-		s.spacing = 1.0 / o->rate;
-	if (o->max_per_hour > 0 && 3600.0 / o->max_per_hour > s.spacing)
-		s.spacing = 3600.0 / o->max_per_hour;
+		s.spacing = 1.01 / o->rate;
+	if (o->max_per_hour > 0 && 3636.0 / o->max_per_hour > s.spacing)
+		s.spacing = 3636.0 / o->max_per_hour;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.wake, NULL);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	for (int i = 0; i < n && !e; i++) {
 		w[i].s = &s;
 		w[i].id = i;
+		w[i].fresh = true;
 		if (!(e = setup_handle(&w[i])) && pthread_create(&t[i], NULL, work, &w[i]) == 0)
 			started++;
 		else if (!e)

@@ -1,4 +1,4 @@
-/* subs.c - stream a subscriber CSV: header mapping, validation, per-row verdicts. */
+/* subs.c - stream a subscriber CSV: header mapping, validation, per-row verdicts; statuses, tokens. */
 #include "subs.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uuid/uuid.h>
 
 #include "addr.h"
 #include "csv.h"
@@ -106,7 +107,7 @@ static const char *verdict(struct nl_subs *s, struct nl_sub *r)
 	size_t bad;
 	if (s->csv.nfields != s->ncols)
 		return "wrong number of columns";
-	for (size_t i = 0; i < s->ncols; i++)
+	for (size_t i = 0; s->csv.nonascii && i < s->ncols; i++)
 		if (!nl_utf8_valid(s->cols[i], strlen(s->cols[i]), &bad))
 			return "invalid UTF-8";
 	if (!*r->email)
@@ -156,4 +157,62 @@ int nl_subs_col(const struct nl_subs *s, const char *name)
 		if (!strcasecmp(s->names[i], name))
 			return (int)i;
 	return -1;
+}
+
+static const char *const status_names[] = {
+	[NL_STATUS_UNKNOWN] = "unknown",	   [NL_STATUS_ACTIVE] = "active",
+	[NL_STATUS_PENDING] = "pending",	   [NL_STATUS_UNSUBSCRIBED] = "unsubscribed",
+	[NL_STATUS_BOUNCED] = "bounced",	   [NL_STATUS_COMPLAINED] = "complained",
+};
+
+enum nl_status nl_status_parse(const char *s)
+{
+	if (!*s)
+		return NL_STATUS_ACTIVE;
+	for (size_t i = NL_STATUS_ACTIVE; i < NL_ARRAY_LEN(status_names); i++)
+		if (!strcasecmp(s, status_names[i]))
+			return (enum nl_status)i;
+	return NL_STATUS_UNKNOWN;
+}
+
+const char *nl_status_name(enum nl_status st)
+{
+	return (size_t)st < NL_ARRAY_LEN(status_names) ? status_names[st] : "unknown";
+}
+
+bool nl_status_suppressed(enum nl_status st)
+{
+	return st == NL_STATUS_UNSUBSCRIBED || st == NL_STATUS_BOUNCED || st == NL_STATUS_COMPLAINED;
+}
+
+void nl_token_new(char out[NL_TOKEN_LEN + 1])
+{
+	uuid_t u;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+/* Must stay the same as the message builder's, or mailed links would break. */
+static const uuid_t ns_token = {0x6e, 0x6c, 0x2d, 0x74, 0x6f, 0x6b, 0x65, 0x6e,
+				0x9b, 0x2f, 0x4d, 0x62, 0x8c, 0x13, 0xae, 0x55};
+
+void nl_token_derived(const char *secret, const char *list_id, const char *email,
+		      char out[NL_TOKEN_LEN + 1])
+{
+	char name[1024], low[320];
+	size_t i = 0;
+	uuid_t u;
+	for (; email[i] && i + 1 < sizeof low; i++)
+		low[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] + 32) : email[i];
+	low[i] = 0;
+	int n = snprintf(name, sizeof name, "%s%c%s%c%s", secret, 0, list_id, 0, low);
+	uuid_generate_sha1(u, ns_token, name,
+			   n > 0 && (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
+	uuid_unparse_lower(u, out);
+}
+
+bool nl_token_valid(const char *s)
+{
+	uuid_t u;
+	return strlen(s) == NL_TOKEN_LEN && uuid_parse(s, u) == 0;
 }
