@@ -27,6 +27,11 @@ uint8_t nl_addrmap_get_hash(const struct nl_addrmap *m, uint64_t h);
 /* Store val (non-zero) for addr. NL_ENOMEM on allocation failure. */
 enum nl_err nl_addrmap_set(struct nl_addrmap *m, const char *addr, uint8_t val);
 enum nl_err nl_addrmap_set_hash(struct nl_addrmap *m, uint64_t h, uint8_t val);
+/*
+ * Make room for n entries at once. Growing by doubling briefly holds the old
+ * and the new table together; sizing once from a known count avoids that peak.
+ */
+enum nl_err nl_addrmap_reserve(struct nl_addrmap *m, size_t n);
 void nl_addrmap_free(struct nl_addrmap *m);
 
 #endif

@@ -15,4 +15,7 @@ enum nl_err nl_mkdirs(const char *path);
  */
 enum nl_err nl_write_atomic(const char *path, const void *data, size_t len);
 
+/* The number of lines in path (newlines, plus a last line without one). */
+enum nl_err nl_count_lines(const char *path, size_t *n);
+
 #endif

@@ -26,9 +26,8 @@ static size_t slot(const uint64_t *keys, size_t cap, uint64_t h)
 	return i;
 }
 
-static enum nl_err grow(struct nl_addrmap *m)
+static enum nl_err grow_to(struct nl_addrmap *m, size_t cap)
 {
-	size_t cap = m->cap ? m->cap * 2 : 1024;
 	uint64_t *keys = calloc(cap, sizeof *keys);
 	uint8_t *vals = calloc(cap, 1);
 	if (!keys || !vals) {
@@ -49,6 +48,19 @@ static enum nl_err grow(struct nl_addrmap *m)
 	m->vals = vals;
 	m->cap = cap;
 	return NL_OK;
+}
+
+static enum nl_err grow(struct nl_addrmap *m)
+{
+	return grow_to(m, m->cap ? m->cap * 2 : 1024);
+}
+
+enum nl_err nl_addrmap_reserve(struct nl_addrmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 1024;
+	while ((n + 1) * 4 > cap * 3)
+		cap *= 2;
+	return cap > m->cap ? grow_to(m, cap) : NL_OK;
 }
 
 uint8_t nl_addrmap_get_hash(const struct nl_addrmap *m, uint64_t h)

@@ -66,3 +66,24 @@ enum nl_err nl_write_atomic(const char *path, const void *data, size_t len)
 		unlink(tmp);
 	return e;
 }
+
+enum nl_err nl_count_lines(const char *path, size_t *n)
+{
+	char buf[65536];
+	ssize_t got;
+	char last = '\n';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	*n = 0;
+	if (fd < 0)
+		return nl_errf(NL_ENOINPUT, "%s: cannot open: %s", path, strerror(errno));
+	while ((got = read(fd, buf, sizeof buf)) > 0) {
+		for (const char *p = buf, *end = buf + got; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+			(*n)++;
+		last = buf[got - 1];
+	}
+	close(fd);
+	if (got < 0)
+		return nl_errf(NL_EIO, "%s: cannot read: %s", path, strerror(errno));
+	*n += last != '\n';
+	return NL_OK;
+}

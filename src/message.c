@@ -246,24 +246,24 @@ static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 static const struct {
 	const char *tag, *style;
 } inline_styles[] = {
-	{"<p", "margin:0 0 16px 0;"},
-	{"<h1", "margin:32px 0 12px 0;font-size:26px;line-height:1.25;"},
-	{"<h2", "margin:28px 0 12px 0;font-size:22px;line-height:1.3;"},
-	{"<h3", "margin:24px 0 8px 0;font-size:19px;line-height:1.3;"},
-	{"<h4", "margin:20px 0 8px 0;font-size:17px;"},
-	{"<img", "max-width:100%;height:auto;border:0;"},
-	{"<a", "color:#2563eb;text-decoration:underline;"},
-	{"<ul", "margin:0 0 16px 0;padding-left:24px;"},
-	{"<ol", "margin:0 0 16px 0;padding-left:24px;"},
-	{"<li", "margin:0 0 6px 0;"},
-	{"<blockquote", "margin:0 0 16px 0;padding:0 0 0 16px;border-left:3px solid #d1d5db;"},
-	{"<pre", "margin:0 0 16px 0;padding:12px;border:1px solid #d1d5db;border-radius:4px;"
-		 "white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.45;"},
-	{"<code", "font-family:Menlo,Consolas,'Courier New',monospace;font-size:90%;"},
-	{"<table", "border-collapse:collapse;margin:0 0 16px 0;font-size:16px;"},
-	{"<th", "border:1px solid #d1d5db;padding:6px 10px;text-align:left;"},
-	{"<td", "border:1px solid #d1d5db;padding:6px 10px;"},
-	{"<hr", "border:0;border-top:1px solid #d1d5db;margin:24px 0;"},
+	/* Short on purpose: these repeat for every paragraph, in every message. */
+	{"<p", "margin:0 0 16px"},
+	{"<h1", "margin:32px 0 12px;font-size:26px;line-height:1.25"},
+	{"<h2", "margin:28px 0 12px;font-size:22px;line-height:1.3"},
+	{"<h3", "margin:24px 0 8px;font-size:19px;line-height:1.3"},
+	{"<h4", "margin:20px 0 8px;font-size:17px"},
+	{"<img", "max-width:100%;height:auto;border:0"},
+	{"<a", "color:#2563eb"},
+	{"<ul", "margin:0 0 16px;padding-left:24px"},
+	{"<ol", "margin:0 0 16px;padding-left:24px"},
+	{"<blockquote", "margin:0 0 16px;padding:0 0 0 16px;border-left:3px solid #d1d5db"},
+	{"<pre", "margin:0 0 16px;padding:12px;border:1px solid #d1d5db;border-radius:4px;"
+		 "white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.45"},
+	{"<code", "font-family:Menlo,Consolas,monospace;font-size:90%"},
+	{"<table", "border-collapse:collapse;margin:0 0 16px;font-size:16px"},
+	{"<th", "border:1px solid #d1d5db;padding:6px 10px;text-align:left"},
+	{"<td", "border:1px solid #d1d5db;padding:6px 10px"},
+	{"<hr", "border:0;border-top:1px solid #d1d5db;margin:24px 0"},
 };
 
 static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
