@@ -54,4 +54,11 @@ enum nl_err nl_csv_next(struct nl_csv *c, bool *eof);
 void nl_csv_put_record(struct nl_buf *b, const char *const *fields, size_t n);
 void nl_csv_put_field(struct nl_buf *b, const char *s);
 
+/*
+ * Trim blanks (spaces, tabs) at both ends of a field, in place; returns the
+ * new start. Fields are const only to readers: their bytes live in the
+ * reader's writable record buffer, which is what this writes to.
+ */
+char *nl_field_trim(const char *field);
+
 #endif

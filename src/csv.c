@@ -254,3 +254,14 @@ void nl_csv_put_record(struct nl_buf *b, const char *const *fields, size_t n)
 	}
 	nl_buf_addc(b, '\n');
 }
+
+char *nl_field_trim(const char *field)
+{
+	char *s = (char *)field;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = 0;
+	return s;
+}

@@ -132,16 +132,6 @@ static const struct format *format_of(enum nl_format f)
 
 /* ---- small helpers ---- */
 
-static char *trim(const char *p)
-{
-	char *s = (char *)p;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = 0;
-	return s;
-}
 
 static bool parse_bool(const char *s, bool *v)
 {
@@ -201,7 +191,7 @@ static bool zone(const char *p, long *off)
 bool nl_time_normalize(const char *in, char out[NL_TIME_LEN + 1])
 {
 	struct tm tm = {0};
-	const char *p = trim(in);
+	const char *p = nl_field_trim(in);
 	int y, mo, d, h = 0, mi = 0, s = 0;
 	long off;
 	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
@@ -558,7 +548,7 @@ static enum nl_err setup_columns(struct imp *im, const char *const *hdr, size_t 
 	for (size_t r = 0; r < NROLES; r++)
 		im->col[r] = -1;
 	for (size_t i = 0; i < n; i++) {
-		const char *name = trim(hdr[i]);
+		const char *name = nl_field_trim(hdr[i]);
 		enum role r = role_of(im->fmt, name, &keep);
 		if (r != R_EXTRA && im->col[r] < 0)
 			im->col[r] = (int)i;
@@ -576,7 +566,7 @@ static enum nl_err setup_columns(struct imp *im, const char *const *hdr, size_t 
 static bool has_col(const char *const *hdr, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(trim(hdr[i]), name))
+		if (!strcasecmp(nl_field_trim(hdr[i]), name))
 			return true;
 	return false;
 }
@@ -614,9 +604,9 @@ static bool looks_plain(struct imp *im)
 	size_t cap = 0;
 	bool plain = false;
 	while (getline(&l, &cap, im->f) > 0) {
-		t = trim(l + (!strncmp(l, "\xEF\xBB\xBF", 3) ? 3 : 0));
+		t = nl_field_trim(l + (!strncmp(l, "\xEF\xBB\xBF", 3) ? 3 : 0));
 		t[strcspn(t, "\r\n")] = 0;
-		if (*trim(t) && *t != '#') {
+		if (*nl_field_trim(t) && *t != '#') {
 			plain = strchr(t, '@') != NULL;
 			break;
 		}
@@ -660,7 +650,7 @@ static const char *plain_fields(struct imp *im, char *l)
 	free(im->mb_name);
 	free(im->mb_addr);
 	im->mb_name = im->mb_addr = NULL;
-	l = trim(l);
+	l = nl_field_trim(l);
 	im->plain[0] = l;
 	im->plain[1] = "";
 	if (strchr(l, '<')) {
@@ -670,8 +660,8 @@ static const char *plain_fields(struct imp *im, char *l)
 		im->plain[1] = im->mb_name;
 	} else if ((sep = strpbrk(l, ",;\t"))) {
 		*sep = 0;
-		im->plain[0] = trim(l);
-		im->plain[1] = trim(sep + 1);
+		im->plain[0] = nl_field_trim(l);
+		im->plain[1] = nl_field_trim(sep + 1);
 	}
 	return NULL;
 }
@@ -701,7 +691,7 @@ static enum nl_err next_source(struct imp *im, const char *const **fields, size_
 		bool nul = strlen(im->line) != (size_t)n;
 		char *l = im->line + (im->lineno == 1 && !strncmp(im->line, "\xEF\xBB\xBF", 3) ? 3 : 0);
 		l[strcspn(l, "\r\n")] = 0;
-		if (!nul && (!*trim(l) || *trim(l) == '#' || (im->lineno == 1 && !strchr(l, '@'))))
+		if (!nul && (!*nl_field_trim(l) || *nl_field_trim(l) == '#' || (im->lineno == 1 && !strchr(l, '@'))))
 			continue; /* blanks, comments, a header line */
 		*bad = nul ? "NUL byte in the line" : plain_fields(im, l);
 		*fields = im->plain;
@@ -715,7 +705,7 @@ static enum nl_err next_source(struct imp *im, const char *const **fields, size_
 static const char *field(struct imp *im, const char *const *f, size_t nf, enum role r)
 {
 	int c = im->col[r];
-	return c >= 0 && (size_t)c < nf ? trim(f[c]) : "";
+	return c >= 0 && (size_t)c < nf ? nl_field_trim(f[c]) : "";
 }
 
 static const char *reject(struct imp *im, const char *fmt, const char *arg)
@@ -770,7 +760,7 @@ static const char *row_time(const char *in, char out[NL_TIME_LEN + 1])
 static bool all_blank(const char *const *f, size_t nf)
 {
 	for (size_t i = 0; i < nf; i++)
-		if (*trim(f[i]))
+		if (*nl_field_trim(f[i]))
 			return false;
 	return true;
 }

@@ -89,17 +89,6 @@ void nl_subs_close(struct nl_subs *s)
 	free(s);
 }
 
-/* Trim blanks in place at both ends of a field. */
-static char *trim(const char *p)
-{
-	char *s = (char *)p;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = 0;
-	return s;
-}
 
 static const char *verdict(struct nl_subs *s, struct nl_sub *r)
 {
@@ -131,11 +120,11 @@ enum nl_err nl_subs_next(struct nl_subs *s, struct nl_sub **row, bool *eof)
 	s->blank[0] = 0;
 	r->line = s->csv.line;
 	r->cols = s->cols;
-	r->email = trim(s->cols[s->c_email]);
-	r->name = s->c_name >= 0 ? trim(s->cols[s->c_name]) : "";
+	r->email = nl_field_trim(s->cols[s->c_email]);
+	r->name = s->c_name >= 0 ? nl_field_trim(s->cols[s->c_name]) : "";
 	nl_clean_display_name((char *)r->name);
-	r->status = s->c_status >= 0 && *s->cols[s->c_status] ? trim(s->cols[s->c_status]) : "active";
-	r->token = s->c_token >= 0 ? trim(s->cols[s->c_token]) : "";
+	r->status = s->c_status >= 0 && *s->cols[s->c_status] ? nl_field_trim(s->cols[s->c_status]) : "active";
+	r->token = s->c_token >= 0 ? nl_field_trim(s->cols[s->c_token]) : "";
 	r->skip = verdict(s, r);
 	*row = r;
 	return NL_OK;

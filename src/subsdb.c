@@ -49,16 +49,6 @@ void nl_time_format(time_t t, char out[NL_TIME_LEN + 1])
 		out[0] = 0;
 }
 
-static char *trim(const char *p)
-{
-	char *s = (char *)p;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = 0;
-	return s;
-}
 
 /* ---- the lock ---- */
 
@@ -140,7 +130,7 @@ static enum nl_err read_header(struct nl_subsdb *db)
 		return NL_OK; /* an empty file is an empty list */
 	db->nold = db->csv.nfields;
 	for (size_t i = 0; i < db->nold; i++) {
-		const char *name = trim(db->csv.fields[i]);
+		const char *name = nl_field_trim(db->csv.fields[i]);
 		int j = find_col(db, name);
 		if (j >= 0 && j < NL_COL_FIXED && !taken[j]) {
 			taken[j] = true; /* the first column of a fixed name is the one */
@@ -296,9 +286,9 @@ enum nl_err nl_subsdb_column(struct nl_subsdb *db, const char *name, size_t *idx
 static void normalize(struct nl_subsdb *db, struct nl_row *r)
 {
 	const char **f = r->f;
-	f[NL_COL_EMAIL] = trim(f[NL_COL_EMAIL]);
-	f[NL_COL_STATUS] = trim(f[NL_COL_STATUS]);
-	f[NL_COL_TOKEN] = trim(f[NL_COL_TOKEN]);
+	f[NL_COL_EMAIL] = nl_field_trim(f[NL_COL_EMAIL]);
+	f[NL_COL_STATUS] = nl_field_trim(f[NL_COL_STATUS]);
+	f[NL_COL_TOKEN] = nl_field_trim(f[NL_COL_TOKEN]);
 	r->status = nl_status_parse(f[NL_COL_STATUS]);
 	if (r->status != NL_STATUS_UNKNOWN)
 		f[NL_COL_STATUS] = nl_status_name(r->status);
