@@ -3,6 +3,7 @@
 #define NL_CMD_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -17,7 +18,9 @@ struct nl_cli {
 };
 
 /* Each returns a process exit status. */
+int cmd_cron(struct nl_cli *cli, int argc, char **argv);
 int cmd_preview(struct nl_cli *cli, int argc, char **argv);
+int cmd_schedule(struct nl_cli *cli, int argc, char **argv);
 int cmd_send(struct nl_cli *cli, int argc, char **argv);
 int cmd_status(struct nl_cli *cli, int argc, char **argv);
 int cmd_subscribers(struct nl_cli *cli, int argc, char **argv);
@@ -31,5 +34,14 @@ enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sendi
 enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post);
 /* Print a command's help text if argv asks for it; true if it did. */
 bool nl_cmd_help(int argc, char **argv, const char *text);
+
+/*
+ * Set by the first SIGINT/SIGTERM after nl_cmd_signals(): take no new
+ * recipients, let messages in flight finish. A second signal exits at once
+ * (status 130); every log line is already written. SIGPIPE is ignored, so a
+ * server that hangs up mid-message cannot kill the process.
+ */
+extern volatile sig_atomic_t nl_cmd_interrupted;
+void nl_cmd_signals(void);
 
 #endif

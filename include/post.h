@@ -18,6 +18,9 @@ struct nl_post {
 	char *date_text;	/* as written; "" if absent */
 	time_t date;		/* (time_t)-1 if absent */
 	bool date_has_offset;	/* the date said Z or +hh:mm */
+	char *send_at_text;	/* `send_at` as written: when cron sends it, if not at `date`; "" if absent */
+	time_t send_at;		/* (time_t)-1 if absent; like date, UTC unless read in a zone (schedule.h) */
+	bool send_at_has_offset;
 	bool draft;
 	struct nl_ynode *meta;	/* the whole front matter (a map) */
 	char *body;		/* Markdown, LF line endings */

@@ -2,7 +2,9 @@
 #ifndef NL_SENDLOG_H
 #define NL_SENDLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "addrmap.h"
 #include "nl.h"
@@ -14,10 +16,30 @@
  * reply code or "-"; MESSAGE-ID has no angle brackets, or is "-"; every field
  * escapes backslash, tab, CR and LF as \\ \t \r \n, and an empty field is "-".
  */
-enum nl_event { NL_EV_NONE = 0, NL_EV_INTENT, NL_EV_SENT, NL_EV_DEFERRED, NL_EV_FAILED, NL_EV_TEST };
+enum nl_event {
+	NL_EV_NONE = 0, NL_EV_INTENT, NL_EV_SENT, NL_EV_DEFERRED, NL_EV_FAILED, NL_EV_TEST,
+	/*
+	 * Campaign events: about a post, not a recipient (RECIPIENT, CODE and
+	 * MESSAGE-ID are "-"; DETAIL says why). `done`: every recipient has an
+	 * outcome, so cron leaves the post alone (readers added later do not get
+	 * it). `stopped`: the run ended early because the relay refused, or with
+	 * recipients deferred; cron backs off before trying again. `skipped`: cron
+	 * will not send the post (too old); written once, so it is reported once.
+	 */
+	NL_EV_DONE, NL_EV_STOPPED, NL_EV_SKIPPED,
+};
 
-/* "intent", "sent", "deferred", "failed", "test"; "none" for anything else. Static storage. */
+/* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped"; "none" for anything else. Static storage. */
 const char *nl_event_name(enum nl_event e);
+/* True for done, stopped and skipped: lines without a recipient. */
+bool nl_event_is_campaign(enum nl_event e);
+
+/*
+ * Write every later line's time as if the clock had read `now` at this call
+ * (`cron --now`, so that backoff and tests see one consistent clock); 0 goes
+ * back to the real clock. Call before any thread writes.
+ */
+void nl_sendlog_pretend_now(time_t now);
 
 struct nl_sendlog; /* opaque */
 
@@ -37,7 +59,8 @@ enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlo
  * concurrent appends from several threads/processes safe; loop on short writes/EINTR). Thread-safe.
  * A failed write (disk full: ENOSPC, EIO) returns NL_EIO with "PATH: cannot write: ..." and must be treated as
  * fatal by the caller (we must never send without a record); so does a failed background sync.
- * code: 0 for none. msgid/detail may be NULL. ev must be one of the five events (else NL_EINTERNAL).
+ * code: 0 for none. msgid/detail may be NULL (rcpt too, for a campaign event). ev must be one of the events
+ * above (else NL_EINTERNAL).
  */
 enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char *rcpt, enum nl_event ev,
 			     int code, const char *msgid, const char *detail);
@@ -73,5 +96,25 @@ struct nl_sendstate {
  */
 enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st);
 void nl_sendstate_free(struct nl_sendstate *st);
+
+/* What the log says about one post's campaign as a whole (its campaign events), for cron. */
+struct nl_campaign_log {
+	char *slug;
+	double started;		/* the first intent or stopped line, 0 if none */
+	double done;		/* the last `done`, 0 if none */
+	double skipped;		/* the last `skipped`, 0 if none */
+	double last_stop;	/* the last `stopped`, 0 if none */
+	unsigned stops;		/* `stopped` lines since the last `sent` or `done`: how far to back off */
+	char *stop_detail;	/* the last `stopped` line's detail, unescaped; NULL if none */
+};
+
+/*
+ * One pass over the log at path (a missing file is an empty log) for every
+ * post at once, so that cron reads the log once however many posts there are.
+ * Bad lines are warned about as nl_sendlog_scan does. *out (n entries, in the
+ * order the posts first appear) is freed with nl_campaign_logs_free.
+ */
+enum nl_err nl_sendlog_campaigns(const char *path, struct nl_campaign_log **out, size_t *n);
+void nl_campaign_logs_free(struct nl_campaign_log *c, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "nl.h"
@@ -20,6 +21,9 @@ struct nl_send_opts {
 	const char *test_to;		/* send one proof copy here instead */
 	bool progress;			/* a live progress line on stderr */
 	volatile sig_atomic_t *interrupted;
+	struct nl_sendlog *log;		/* borrowed: a log the caller opened and holds the lock of
+					   (cron, for its whole run); NULL: open cfg->log */
+	time_t now;			/* the messages' Date (cron --now); 0: the clock */
 };
 
 /* What the list and the log say will happen, before anything is sent. */
@@ -40,6 +44,7 @@ struct nl_send_stats {
 };
 
 struct nl_sendrun;
+struct nl_sendlog;
 
 /*
  * Lock and read the log, read the list once to plan. Holds the log's lock
@@ -47,7 +52,14 @@ struct nl_sendrun;
  */
 enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **out);
 const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r);
-/* Send what the plan says. Stats are filled whatever the result. */
+/*
+ * Send what the plan says. Stats are filled whatever the result. Unless it
+ * was a proof copy or cut short by --limit, the run's end goes in the log:
+ * `done` when every recipient has an outcome (sent or failed), `stopped`
+ * (with the reason) when the relay refused (NL_EUNAVAILABLE) or recipients
+ * were deferred, so that cron backs off; nothing after an interruption,
+ * which the next run simply resumes.
+ */
 enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats);
 enum nl_err nl_sendrun_close(struct nl_sendrun *r);
 

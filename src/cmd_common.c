@@ -1,5 +1,8 @@
 /* cmd_common.c - what every subcommand does first: config, post, errors. */
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -59,4 +62,28 @@ bool nl_cmd_help(int argc, char **argv, const char *text)
 		}
 	}
 	return false;
+}
+
+volatile sig_atomic_t nl_cmd_interrupted;
+static atomic_int signals_seen; /* two threads may each take a signal at once */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler needs a lock-free counter");
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (atomic_fetch_add(&signals_seen, 1))
+		_exit(130);
+	nl_cmd_interrupted = 1;
+}
+
+void nl_cmd_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }

@@ -13,7 +13,6 @@
 #include "sendrun.h"
 #include "addr.h"
 #include <signal.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
 static const char help[] =
@@ -214,29 +213,6 @@ static enum nl_err do_dry_run(const struct send_args *a, const struct nl_config 
 	return NL_OK;
 }
 
-static volatile sig_atomic_t interrupted;
-static atomic_int signals_seen; /* two threads may each take a signal at once */
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler needs a lock-free counter");
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (atomic_fetch_add(&signals_seen, 1))
-		_exit(130); /* a second signal: stop now; every log line is already written */
-	interrupted = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN; /* a server that hangs up mid-message must not kill us */
-	sigaction(SIGPIPE, &sa, NULL);
-}
 
 static void describe_plan(const struct nl_send_plan *p, const struct send_args *a)
 {
@@ -280,14 +256,14 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 	struct nl_send_opts o = {.cfg = cfg, .post = post, .resend = a->resend,
 				 .retry_failed = a->retry_failed, .skip_in_doubt = a->skip_in_doubt,
 				 .limit = a->limit > 0 ? (size_t)a->limit : 0, .test_to = a->to,
-				 .progress = isatty(STDERR_FILENO), .interrupted = &interrupted};
+				 .progress = isatty(STDERR_FILENO), .interrupted = &nl_cmd_interrupted};
 	struct nl_sendrun *run = NULL;
 	struct nl_send_stats st = {0};
 	const char *why = NULL;
 	enum nl_err e, e2;
 	if (a->to && !nl_addr_valid(a->to, strlen(a->to), &why))
 		return nl_errf(NL_EUSAGE, "--to %s: %s", a->to, why);
-	install_signals();
+	nl_cmd_signals();
 	if ((e = nl_sendrun_open(&o, &run)))
 		return e;
 	const struct nl_send_plan *p = nl_sendrun_plan(run);

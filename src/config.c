@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "schedule.h"
 #include "utf8.h"
 
 /* Plain string keys: where each lives in the file and in the struct. */
@@ -34,6 +35,7 @@ static const struct {
 	{"log", offsetof(struct nl_config, log), "sends.log", true},
 	{"posts", offsetof(struct nl_config, posts), "posts", true},
 	{"templates", offsetof(struct nl_config, templates), "templates", true},
+	{"timezone", offsetof(struct nl_config, tz), "UTC", false},
 	{"smtp.url", offsetof(struct nl_config, smtp.url), "smtp://127.0.0.1:25", false},
 	{"smtp.username", offsetof(struct nl_config, smtp.username), "", false},
 	{"smtp.password_env", offsetof(struct nl_config, smtp.password_env), "", false},
@@ -59,7 +61,7 @@ static const struct {
 /* Every key the file may hold; anything else is a typo worth reporting. */
 static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
-	"allow_html", "smtp", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify",
+	"allow_html", "smtp", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -214,6 +216,21 @@ static enum nl_err load_enums(struct nl_config *c)
 	return NL_OK;
 }
 
+/* When cron sends: the zone of dates without an offset, and how old is too old to be news. */
+static enum nl_err load_schedule(struct nl_config *c)
+{
+	const struct nl_ynode *n = nl_ynode_get(c->root, "max_age");
+	const char *s = nl_ynode_str(n);
+	if (!nl_tz_valid(c->tz))
+		return bad(c, nl_ynode_get(c->root, "timezone"), "timezone",
+			   "unknown time zone: use a name from the tz database such as Europe/Berlin, "
+			   "or UTC");
+	c->max_age = 7 * 86400;
+	if (n && !nl_ynode_is_null(n) && !(s && nl_parse_duration(s, &c->max_age)))
+		return bad(c, n, "max_age", "must be a duration such as 7d, 36h or 90m");
+	return NL_OK;
+}
+
 static enum nl_err load_from(struct nl_config *c)
 {
 	const struct nl_ynode *n = nl_ynode_get(c->root, "from");
@@ -320,7 +337,7 @@ enum nl_err nl_config_load(const char *path, struct nl_config **out)
 		goto fail;
 	}
 	if ((e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
-	    (e = load_from(c)) || (e = derive(c)))
+	    (e = load_schedule(c)) || (e = load_from(c)) || (e = derive(c)))
 		goto fail;
 	*out = c;
 	return NL_OK;

@@ -19,6 +19,9 @@ static const char usage[] =
 	"  send POST.md [options]       send the post to every active subscriber\n"
 	"  send POST.md --dry-run[=DIR] write every reader's message as .eml files instead\n"
 	"  status POST.md               what the send log says about a post\n"
+	"  cron [--dry-run]             send every post that is due, once, quietly\n"
+	"                               (for cron or a systemd timer)\n"
+	"  schedule                     every post in the posts folder, with its state\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -35,7 +38,9 @@ static const struct {
 	const char *name;
 	int (*fn)(struct nl_cli *, int, char **);
 } commands[] = {
+	{"cron", cmd_cron},
 	{"preview", cmd_preview},
+	{"schedule", cmd_schedule},
 	{"send", cmd_send},
 	{"status", cmd_status},
 	{"subscribers", cmd_subscribers},

@@ -187,12 +187,27 @@ static enum nl_err default_slug(struct nl_post *p)
 	return p->slug ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
+/* A date-valued key (date, send_at): its text as written, and the time if there is one. */
+static enum nl_err date_field(struct nl_post *p, const char *key, char **text, time_t *t,
+			      bool *has_offset)
+{
+	enum nl_err e = field(p, key, text, false);
+	*t = (time_t)-1;
+	if (e || !(*text)[0] || nl_parse_date(*text, t, has_offset))
+		return e;
+	const struct nl_ynode *n = nl_ynode_get(p->meta, key);
+	return nl_errf(NL_EDATA, "%s:%d:%d: front matter: %s '%s' is not RFC 3339 or YYYY-MM-DD",
+		       p->path, n->line, n->col, key, *text);
+}
+
 static enum nl_err typed_fields(struct nl_post *p)
 {
 	enum nl_err e;
 	const struct nl_ynode *n;
 	if ((e = field(p, "title", &p->title, true)) || (e = field(p, "description", &p->description, false)) ||
-	    (e = field(p, "date", &p->date_text, false)) || (e = field(p, "slug", &p->slug, false)))
+	    (e = date_field(p, "date", &p->date_text, &p->date, &p->date_has_offset)) ||
+	    (e = date_field(p, "send_at", &p->send_at_text, &p->send_at, &p->send_at_has_offset)) ||
+	    (e = field(p, "slug", &p->slug, false)))
 		return e;
 	if (!p->title[0] || strspn(p->title, " \t") == strlen(p->title))
 		return nl_errf(NL_EDATA, "%s:1:1: front matter: 'title' is empty", p->path);
@@ -204,13 +219,6 @@ static enum nl_err typed_fields(struct nl_post *p)
 			       "%s:%d:%d: slug '%s' may only use letters, digits, '-', '_' and '.'"
 			       " (set 'slug' in the front matter)",
 			       p->path, n ? n->line : 1, n ? n->col : 1, p->slug);
-	}
-	p->date = (time_t)-1;
-	if (p->date_text[0] && !nl_parse_date(p->date_text, &p->date, &p->date_has_offset)) {
-		n = nl_ynode_get(p->meta, "date");
-		return nl_errf(NL_EDATA,
-			       "%s:%d:%d: front matter: date '%s' is not RFC 3339 or YYYY-MM-DD",
-			       p->path, n->line, n->col, p->date_text);
 	}
 	n = nl_ynode_get(p->meta, "draft");
 	p->draft = nl_ynode_is_true(n);
@@ -284,6 +292,7 @@ void nl_post_free(struct nl_post *p)
 	free(p->title);
 	free(p->description);
 	free(p->date_text);
+	free(p->send_at_text);
 	nl_ynode_free(p->meta);
 	free(p->body);
 	free(p);

@@ -55,6 +55,7 @@ struct scan {
 	bool have_first;
 	uint64_t fhash[NL_SENDSTATE_MAX_FAILURES]; /* recipients in st->failures */
 	size_t fcap;		/* room in st->failures */
+	void *ctx;		/* nl_sendlog_campaigns' list (slug NULL: every post) */
 };
 
 typedef enum nl_err (*line_fn)(struct scan *sc, const struct event_line *e);
@@ -62,7 +63,11 @@ typedef enum nl_err (*line_fn)(struct scan *sc, const struct event_line *e);
 static const char *const event_names[] = {
 	[NL_EV_NONE] = "none",	   [NL_EV_INTENT] = "intent", [NL_EV_SENT] = "sent",
 	[NL_EV_DEFERRED] = "deferred", [NL_EV_FAILED] = "failed", [NL_EV_TEST] = "test",
+	[NL_EV_DONE] = "done",	   [NL_EV_STOPPED] = "stopped", [NL_EV_SKIPPED] = "skipped",
 };
+
+/* Nanoseconds added to the clock for `cron --now`; set before any thread writes. */
+static int64_t clock_offset;
 
 const char *nl_event_name(enum nl_event e)
 {
@@ -73,10 +78,31 @@ const char *nl_event_name(enum nl_event e)
 
 static enum nl_event parse_event(const char *s)
 {
-	for (int e = NL_EV_INTENT; e <= NL_EV_TEST; e++)
+	for (int e = NL_EV_INTENT; e <= NL_EV_SKIPPED; e++)
 		if (strcmp(s, event_names[e]) == 0)
 			return (enum nl_event)e;
 	return NL_EV_NONE;
+}
+
+bool nl_event_is_campaign(enum nl_event e)
+{
+	return e == NL_EV_DONE || e == NL_EV_STOPPED || e == NL_EV_SKIPPED;
+}
+
+void nl_sendlog_pretend_now(time_t now)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_offset = now ? ((int64_t)now - ts.tv_sec) * 1000000000 - ts.tv_nsec : 0;
+}
+
+static void pretend(struct timespec *ts)
+{
+	int64_t ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec + clock_offset;
+
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
 }
 
 /* ---- writing ---- */
@@ -88,6 +114,7 @@ static void format_time(char *out, size_t size)
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	pretend(&ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
@@ -224,7 +251,7 @@ enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char 
 	struct nl_buf line = NL_BUF_INIT;
 	enum nl_err result;
 
-	if (ev < NL_EV_INTENT || ev > NL_EV_TEST)
+	if (ev < NL_EV_INTENT || ev > NL_EV_SKIPPED)
 		return nl_errf(NL_EINTERNAL, "%s: cannot log event number %d", l->path, (int)ev);
 	result = format_line(&line, slug, rcpt, ev, code, msgid, detail);
 	if (result)
@@ -557,11 +584,11 @@ static bool parse_line(char *line, struct event_line *e, char *why, size_t whysi
 	for (int i = F_SLUG; i < NFIELDS; i++)
 		if (i != F_EVENT && i != F_CODE)
 			unescape(e->f[i]);
-	if (!e->f[F_RCPT][0]) {
+	if (!e->f[F_RCPT][0] && !nl_event_is_campaign(e->ev)) {
 		snprintf(why, whysize, "malformed line (no recipient)");
 		return false;
 	}
-	e->hash = nl_addr_hash(e->f[F_RCPT]);
+	e->hash = e->f[F_RCPT][0] ? nl_addr_hash(e->f[F_RCPT]) : 0;
 	return true;
 }
 
@@ -591,7 +618,7 @@ static enum nl_err scan_line(struct scan *sc, char *line, size_t n, line_fn fn)
 		scan_warn(sc, why);
 		return NL_OK;
 	}
-	if (strcmp(e.f[F_SLUG], sc->slug) != 0)
+	if (sc->slug && strcmp(e.f[F_SLUG], sc->slug) != 0)
 		return NL_OK;
 	return fn(sc, &e);
 }
@@ -632,6 +659,8 @@ static enum nl_err tally(struct scan *sc, const struct event_line *e)
 		st->tests++;
 		return NL_OK;
 	}
+	if (nl_event_is_campaign(e->ev))
+		return NL_OK; /* about the post, not a recipient: nl_sendlog_campaigns reads them */
 	if (e->ev == NL_EV_INTENT && !sc->have_first) {
 		st->first = e->when;
 		sc->have_first = true;
@@ -752,4 +781,92 @@ void nl_sendstate_free(struct nl_sendstate *st)
 	free(st->failures);
 	nl_addrmap_free(&st->last);
 	memset(st, 0, sizeof *st);
+}
+
+/* ---- every post's campaign events, in one pass ---- */
+
+struct campaigns {
+	struct nl_campaign_log *v;
+	size_t n, cap;
+	size_t hint; /* the last post found: a log's lines come in runs of one post */
+};
+
+static struct nl_campaign_log *campaign_for(struct campaigns *c, const char *slug)
+{
+	if (c->hint < c->n && strcmp(c->v[c->hint].slug, slug) == 0)
+		return &c->v[c->hint];
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].slug, slug) == 0)
+			return &c->v[c->hint = i];
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct nl_campaign_log *v = realloc(c->v, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		c->v = v;
+		c->cap = cap;
+	}
+	memset(&c->v[c->n], 0, sizeof c->v[c->n]);
+	if (!(c->v[c->n].slug = strdup(slug)))
+		return NULL;
+	c->hint = c->n;
+	return &c->v[c->n++];
+}
+
+static enum nl_err summarise(struct scan *sc, const struct event_line *e)
+{
+	struct nl_campaign_log *c = campaign_for(sc->ctx, e->f[F_SLUG]);
+
+	if (!c)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if ((e->ev == NL_EV_INTENT || e->ev == NL_EV_STOPPED) && !c->started)
+		c->started = e->when;
+	switch (e->ev) {
+	case NL_EV_SENT: c->stops = 0; break;
+	case NL_EV_DONE: c->done = e->when; c->stops = 0; break;
+	case NL_EV_SKIPPED: c->skipped = e->when; break;
+	case NL_EV_STOPPED:
+		c->stops++;
+		c->last_stop = e->when;
+		return set_text(&c->stop_detail, e->f[F_DETAIL]);
+	default: break;
+	}
+	return NL_OK;
+}
+
+enum nl_err nl_sendlog_campaigns(const char *path, struct nl_campaign_log **out, size_t *n)
+{
+	struct campaigns c = {0};
+	struct scan sc = {.path = path, .ctx = &c};
+	enum nl_err result = NL_OK;
+	off_t end;
+	FILE *f;
+
+	*out = NULL;
+	*n = 0;
+	f = fopen(path, "re");
+	if (!f && errno == ENOENT)
+		return NL_OK;
+	if (!f)
+		return nl_errf(NL_ENOINPUT, "%s: cannot read: %s", path, strerror(errno));
+	result = scan_pass(&sc, f, summarise, -1, &end);
+	fclose(f);
+	if (sc.nwarn > MAX_WARNINGS)
+		nl_warn("%s: %zu more bad lines skipped", path, sc.nwarn - MAX_WARNINGS);
+	if (result) {
+		nl_campaign_logs_free(c.v, c.n);
+		return result;
+	}
+	*out = c.v;
+	*n = c.n;
+	return NL_OK;
+}
+
+void nl_campaign_logs_free(struct nl_campaign_log *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].slug);
+		free(c[i].stop_detail);
+	}
+	free(c);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "addrmap.h"
+#include "fsutil.h"
 #include "log.h"
 #include "message.h"
 #include "sendlog.h"
@@ -23,6 +24,7 @@
 struct nl_sendrun {
 	struct nl_send_opts o;
 	struct nl_sendlog *log;
+	bool own_log;			/* opened here, not lent by the caller */
 	struct nl_sendstate st;
 	struct nl_send_plan plan;
 	struct nl_subs *subs;		/* the send pass's reader */
@@ -96,7 +98,13 @@ static enum nl_err plan(struct nl_sendrun *r)
 	struct nl_subs *s = NULL;
 	struct nl_sub *row;
 	bool eof = false;
-	enum nl_err e = nl_subs_open(r->o.cfg->subscribers, &s);
+	size_t lines = 0;
+	/* Size the address map once for the whole list: see nl_addrmap_reserve. */
+	enum nl_err e = nl_count_lines(r->o.cfg->subscribers, &lines);
+	if (!e)
+		e = nl_addrmap_reserve(&r->st.last, lines > r->st.last.n ? lines : r->st.last.n);
+	if (!e)
+		e = nl_subs_open(r->o.cfg->subscribers, &s);
 	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof)
 		e = plan_row(r, row);
 	nl_subs_close(s);
@@ -116,8 +124,10 @@ enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **ou
 	r->o = *o;
 	pthread_mutex_init(&r->lock, NULL);
 	snprintf(what, sizeof what, "send %s", o->post->slug);
+	r->log = o->log;
+	r->own_log = !o->log;
 	if ((e = nl_smtp_prepare(o->cfg, &r->password)) ||
-	    (e = nl_sendlog_open(o->cfg->log, what, &r->log)) ||
+	    (r->own_log && (e = nl_sendlog_open(o->cfg->log, what, &r->log))) ||
 	    (e = nl_sendlog_scan(o->cfg->log, o->post->slug, &r->st)) || (e = plan(r))) {
 		nl_sendrun_close(r);
 		return e;
@@ -220,11 +230,39 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 	return e;
 }
 
+/* The campaign's end, for cron: `done` leaves the post alone, `stopped` backs off. */
+static enum nl_err record_end(struct nl_sendrun *r, enum nl_err e)
+{
+	const struct nl_send_plan *p = &r->plan;
+	const char *slug = r->o.post->slug;
+	char detail[1024];
+	enum nl_err we;
+	if (r->o.test_to || (r->o.limit && r->taken >= r->o.limit))
+		return e;
+	if (!e && !r->stats.deferred) {
+		snprintf(detail, sizeof detail, "%zu sent, %zu failed%s", p->already_sent + r->stats.sent,
+			 p->failed_skipped + r->stats.failed,
+			 r->o.skip_in_doubt && p->in_doubt ? ", some in doubt (skipped)" : "");
+		return nl_sendlog_write(r->log, slug, NULL, NL_EV_DONE, 0, NULL, detail);
+	}
+	if (!e)
+		snprintf(detail, sizeof detail, "%zu recipient%s deferred", r->stats.deferred,
+			 r->stats.deferred == 1 ? "" : "s");
+	else if (e == NL_EUNAVAILABLE)
+		snprintf(detail, sizeof detail, "%s", nl_errmsg());
+	else
+		return e; /* interrupted, or our own trouble: resume at once */
+	we = nl_sendlog_write(r->log, slug, NULL, NL_EV_STOPPED, 0, NULL, detail);
+	if (we)
+		return we; /* a log we cannot write is worse than a refusing relay */
+	return e ? nl_errf(e, "%s", detail) : NL_OK;
+}
+
 enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 {
 	const struct nl_config *cfg = r->o.cfg;
 	struct nl_campaign_opts co = {.cfg = cfg, .post = r->o.post, .test = r->o.test_to != NULL,
-				      .now = time(NULL)};
+				      .now = r->o.now ? r->o.now : time(NULL)};
 	struct nl_smtp_opts so = {.cfg = &cfg->smtp, .envelope_from = cfg->bounce_address,
 				  .password = r->password, .connections = cfg->smtp.connections,
 				  .rate = cfg->smtp.rate, .max_per_hour = cfg->smtp.max_per_hour,
@@ -241,6 +279,7 @@ enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 		so.connections = (int)r->plan.pending;
 	if (r->plan.pending)
 		e = nl_smtp_send(&so, &src);
+	e = record_end(r, e);
 out:
 	r->stats.seconds = now_real() - r->t0;
 	if (r->plan.pending)
@@ -254,7 +293,7 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 	enum nl_err e = NL_OK;
 	if (!r)
 		return NL_OK;
-	if (r->log)
+	if (r->log && r->own_log)
 		e = nl_sendlog_close(r->log);
 	nl_sendstate_free(&r->st);
 	nl_subs_close(r->subs);
