@@ -95,6 +95,9 @@ struct nl_sendstate {
  * The caller frees st with nl_sendstate_free.
  */
 enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st);
+/* The same, with the address map sized once for about `expect` recipients. */
+enum nl_err nl_sendlog_scan_sized(const char *path, const char *slug, size_t expect,
+				  struct nl_sendstate *st);
 void nl_sendstate_free(struct nl_sendstate *st);
 
 /* What the log says about one post's campaign as a whole (its campaign events), for cron. */

@@ -747,12 +747,20 @@ static enum nl_err scan_failures(struct scan *sc, FILE *f, off_t end)
 
 enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st)
 {
+	return nl_sendlog_scan_sized(path, slug, 0, st);
+}
+
+enum nl_err nl_sendlog_scan_sized(const char *path, const char *slug, size_t expect,
+				  struct nl_sendstate *st)
+{
 	struct scan sc = {.path = path, .slug = slug, .st = st};
 	enum nl_err result;
 	off_t end;
 	FILE *f;
 
 	memset(st, 0, sizeof *st);
+	if (expect && (result = nl_addrmap_reserve(&st->last, expect)))
+		return result;
 	f = fopen(path, "re");
 	if (!f && errno == ENOENT)
 		return NL_OK;

@@ -26,6 +26,7 @@ struct nl_sendrun {
 	struct nl_sendlog *log;
 	bool own_log;			/* opened here, not lent by the caller */
 	struct nl_sendstate st;
+	size_t lines;			/* in the list: sizes the address map once (nl_addrmap_reserve) */
 	struct nl_send_plan plan;
 	struct nl_subs *subs;		/* the send pass's reader */
 	struct nl_campaign *camp;
@@ -98,11 +99,8 @@ static enum nl_err plan(struct nl_sendrun *r)
 	struct nl_subs *s = NULL;
 	struct nl_sub *row;
 	bool eof = false;
-	size_t lines = 0;
-	/* Size the address map once for the whole list: see nl_addrmap_reserve. */
-	enum nl_err e = nl_count_lines(r->o.cfg->subscribers, &lines);
-	if (!e)
-		e = nl_addrmap_reserve(&r->st.last, lines > r->st.last.n ? lines : r->st.last.n);
+	/* The scan sized the map for the list; a log with more grows it once more. */
+	enum nl_err e = nl_addrmap_reserve(&r->st.last, r->lines > r->st.last.n ? r->lines : r->st.last.n);
 	if (!e)
 		e = nl_subs_open(r->o.cfg->subscribers, &s);
 	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof)
@@ -128,7 +126,9 @@ enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **ou
 	r->own_log = !o->log;
 	if ((e = nl_smtp_prepare(o->cfg, &r->password)) ||
 	    (r->own_log && (e = nl_sendlog_open(o->cfg->log, what, &r->log))) ||
-	    (e = nl_sendlog_scan(o->cfg->log, o->post->slug, &r->st)) || (e = plan(r))) {
+	    (e = nl_count_lines(o->cfg->subscribers, &r->lines)) ||
+	    (e = nl_sendlog_scan_sized(o->cfg->log, o->post->slug, r->lines, &r->st)) ||
+	    (e = plan(r))) {
 		nl_sendrun_close(r);
 		return e;
 	}

@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addrmap.h"
 #include "csv.h"
+#include "fsutil.h"
 #include "post.h"
 #include "t.h"
 #include "template.h"
@@ -184,6 +186,35 @@ static void test_addrmap(void)
 	T_CHECK(nl_addrmap_get(&m, "user4999@example.test") == 1 + 4999 % 7);
 	T_CHECK(nl_addrmap_get(&m, "bob@example.test") == 3);
 	nl_addrmap_free(&m);
+
+	/* Reserving sizes the table once: no growth while filling up to n. */
+	T_CHECK(nl_addrmap_reserve(&m, 3000) == NL_OK && m.cap == 4096);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(a, sizeof a, "r%d@example.test", i);
+		nl_addrmap_set(&m, a, 1);
+	}
+	T_CHECK(m.cap == 4096 && m.n == 3000);
+	T_CHECK(nl_addrmap_reserve(&m, 10) == NL_OK && m.cap == 4096);
+	T_CHECK(nl_addrmap_get(&m, "r2999@example.test") == 1);
+	nl_addrmap_free(&m);
+}
+
+static void test_count_lines(void)
+{
+	char dir[] = "/tmp/nl-lines-XXXXXX", path[64];
+	size_t n = 99;
+	T_CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/f", dir);
+	FILE *f = fopen(path, "w");
+	fputs("a\nb\nc", f); /* the last line has no newline */
+	fclose(f);
+	T_CHECK(nl_count_lines(path, &n) == NL_OK && n == 3);
+	f = fopen(path, "w");
+	fclose(f);
+	T_CHECK(nl_count_lines(path, &n) == NL_OK && n == 0);
+	unlink(path);
+	rmdir(dir);
+	T_CHECK(nl_count_lines(path, &n) == NL_ENOINPUT);
 }
 
 int main(void)
@@ -194,5 +225,6 @@ int main(void)
 	test_csv();
 	test_template();
 	test_addrmap();
+	test_count_lines();
 	return t_done();
 }
