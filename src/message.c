@@ -310,6 +310,45 @@ static void wrap_text(struct nl_buf *out, const char *s, size_t width)
 	}
 }
 
+/* dir/file into path if it exists and fits. */
+static bool try_template(const char *dir, const char *file, char *path, size_t cap)
+{
+	struct stat st;
+	size_t d = strlen(dir), f = strlen(file);
+	if (d + 1 + f >= cap)
+		return false;
+	char try[PATH_MAX];
+	memcpy(try, dir, d);
+	try[d] = '/';
+	memcpy(try + d + 1, file, f + 1);
+	if (stat(try, &st))
+		return false;
+	memcpy(path, try, d + f + 2);
+	return true;
+}
+
+/*
+ * Without a templates folder of their own, writers get the installed ones:
+ * PREFIX/share/newsletter/templates, found next to the binary (so that
+ * `make install PREFIX=...` works whatever PREFIX the build had), else the
+ * compiled-in data folder. path is left as it was if neither has the file.
+ */
+static void installed_template(const char *file, char *path, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 40);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			memcpy(slash, "/../share/newsletter/templates", 31);
+			if (try_template(exe, file, path, cap < PATH_MAX ? cap : PATH_MAX))
+				return;
+		}
+	}
+	try_template(NL_DATADIR "/templates", file, path, cap < PATH_MAX ? cap : PATH_MAX);
+}
+
 static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
 			     struct nl_ynode *ctx, const char *content)
 {
@@ -318,8 +357,8 @@ static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char 
 	char path[PATH_MAX];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
-	if (stat(path, &st) && stat(NL_DATADIR "/templates", &st) == 0)
-		snprintf(path, sizeof path, "%s/templates/%s", NL_DATADIR, file);
+	if (stat(path, &st))
+		installed_template(file, path, sizeof path);
 	if (!html) {
 		struct nl_buf d = NL_BUF_INIT;
 		wrap_text(&d, c->o.post->description, 72);

@@ -62,3 +62,26 @@ def test_unknown_command_and_help():
             assert p.stdout.startswith(f"usage: newsletter {cmd}")
         p = w.run("--version", check=0)
         assert re.match(r"newsletter \d+\.\d+\.\d+", p.stdout)
+
+
+def test_installed_binary_finds_its_templates():
+    """As after `make install PREFIX=P`: P/bin/newsletter and P/share/newsletter/templates."""
+    import os
+    import shutil
+    import subprocess
+    from nl import BIN, TEMPLATES
+    with Workdir(None, SUBS) as w:
+        prefix = w.path("prefix")
+        os.makedirs(os.path.join(prefix, "bin"))
+        shutil.copy(BIN, os.path.join(prefix, "bin", "newsletter"))
+        shutil.copytree(TEMPLATES, os.path.join(prefix, "share", "newsletter", "templates"))
+        os.makedirs(w.path("blog"))
+        w.write("blog/p.md", post("Installed"))
+        p = subprocess.run([os.path.join(prefix, "bin", "newsletter"), "preview", "p.md"],
+                           cwd=w.path("blog"), capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        assert "Installed" in open(w.path("blog/out/p.html")).read()
+        shutil.rmtree(os.path.join(prefix, "share"))
+        p = subprocess.run([os.path.join(prefix, "bin", "newsletter"), "preview", "p.md"],
+                           cwd=w.path("blog"), capture_output=True, text=True)
+        assert p.returncode == 66 and "email.html" in p.stderr, p.stderr
