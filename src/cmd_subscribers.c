@@ -9,6 +9,7 @@
 #include "addrmap.h"
 #include "buf.h"
 #include "cmd.h"
+#include "fsutil.h"
 #include "import.h"
 #include "log.h"
 #include "subsdb.h"
@@ -158,7 +159,10 @@ static enum nl_err do_list(struct run *r, struct args *a)
 	bool eof = false;
 	if (a->status && (only = status_arg(a->status, &e), e))
 		return e;
-	if ((e = nl_subs_open(r->path, &s)))
+	size_t lines = 0;
+	/* One allocation for the whole list instead of rehashing while it doubles. */
+	if ((e = nl_count_lines(r->path, &lines)) || (e = nl_addrmap_reserve(&seen, lines)) ||
+	    (e = nl_subs_open(r->path, &s)))
 		goto out;
 	while (!(e = nl_subs_next(s, &row, &eof)) && !eof) {
 		if (row->skip && row->skip != row->status) {
