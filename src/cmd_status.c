@@ -3,9 +3,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "addrmap.h"
 #include "cmd.h"
 #include "sendlog.h"
+#include "sendrun.h"
 #include "subs.h"
 
 static const char help[] =
@@ -14,30 +14,6 @@ static const char help[] =
 	"Summarises the send log for the post: sent, deferred, failed (with the\n"
 	"server's replies), in doubt (a crash left the outcome unknown), not yet\n"
 	"attempted (active subscribers with no record), and the sending rate.\n";
-
-/* Active subscribers the log has no record of. */
-static enum nl_err count_unattempted(const char *path, struct nl_sendstate *st, size_t *active,
-				     size_t *left)
-{
-	struct nl_subs *s = NULL;
-	struct nl_sub *row;
-	bool eof = false;
-	enum nl_err e = nl_subs_open(path, &s);
-	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof) {
-		if (row->skip)
-			continue;
-		uint64_t h = nl_addr_hash(row->email);
-		uint8_t v = nl_addrmap_get_hash(&st->last, h);
-		if (v & 0x80)
-			continue; /* a duplicate row */
-		(*active)++;
-		if (!v)
-			(*left)++;
-		e = nl_addrmap_set_hash(&st->last, h, (uint8_t)(v | 0x80));
-	}
-	nl_subs_close(s);
-	return e;
-}
 
 static void print_status(const struct nl_post *post, const struct nl_sendstate *st, size_t active,
 			 size_t left)
@@ -68,7 +44,7 @@ int cmd_status(struct nl_cli *cli, int argc, char **argv)
 	struct nl_config *cfg = NULL;
 	struct nl_post *post = NULL;
 	struct nl_sendstate st;
-	size_t active = 0, left = 0;
+	size_t active = 0, left = 0, by_event[NL_EV_COUNTED] = {0};
 	enum nl_err e;
 	int c;
 	memset(&st, 0, sizeof st);
@@ -89,8 +65,12 @@ int cmd_status(struct nl_cli *cli, int argc, char **argv)
 	    !(e = subs ? nl_config_set(&cfg->subscribers, subs) : NL_OK) &&
 	    !(e = nl_post_load(argv[optind], &post)) &&
 	    !(e = nl_sendlog_scan(cfg->log, post->slug, &st)) &&
-	    !(e = count_unattempted(cfg->subscribers, &st, &active, &left)))
+	    !(e = nl_sendstate_count_list(cfg->subscribers, &st, by_event))) {
+		for (size_t i = 0; i < NL_ARRAY_LEN(by_event); i++)
+			active += by_event[i];
+		left = by_event[NL_EV_NONE];
 		print_status(post, &st, active, left);
+	}
 	nl_sendstate_free(&st);
 	nl_post_free(post);
 	nl_config_free(cfg);

@@ -15,6 +15,7 @@
 
 #include "addrmap.h"
 #include "buf.h"
+#include "sendrun.h"
 #include "subs.h"
 
 #define TZ_DIR_DEFAULT "/usr/share/zoneinfo"
@@ -477,30 +478,6 @@ void nl_schedule_free(struct nl_schedule *s)
 
 /* ---- progress ---- */
 
-#define SEEN 0x80 /* beside the last event in the map: this address was counted */
-
-/* Active subscribers whose last event leaves them to a resume (none, intent, deferred). */
-static enum nl_err count_left(const char *path, struct nl_sendstate *st, size_t *left)
-{
-	struct nl_subs *s = NULL;
-	struct nl_sub *row;
-	bool eof = false;
-	enum nl_err e = nl_subs_open(path, &s);
-	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof) {
-		if (row->skip)
-			continue;
-		uint64_t h = nl_addr_hash(row->email);
-		uint8_t v = nl_addrmap_get_hash(&st->last, h);
-		if (v & SEEN)
-			continue; /* a duplicate row */
-		if (v == 0 || v == NL_EV_INTENT || v == NL_EV_DEFERRED)
-			(*left)++;
-		e = nl_addrmap_set_hash(&st->last, h, (uint8_t)(v | SEEN));
-	}
-	nl_subs_close(s);
-	return e;
-}
-
 enum nl_err nl_schedule_progress(const struct nl_config *cfg, const char *slug, bool with_list,
 				 struct nl_progress *out)
 {
@@ -513,8 +490,11 @@ enum nl_err nl_schedule_progress(const struct nl_config *cfg, const char *slug, 
 	out->failed = st.failed;
 	out->deferred = st.deferred;
 	out->in_doubt = st.in_doubt;
-	if (with_list)
-		e = count_left(cfg->subscribers, &st, &out->left);
+	if (with_list) {
+		size_t by[NL_EV_COUNTED] = {0};
+		e = nl_sendstate_count_list(cfg->subscribers, &st, by);
+		out->left = by[NL_EV_NONE] + by[NL_EV_INTENT] + by[NL_EV_DEFERRED];
+	}
 	nl_sendstate_free(&st);
 	return e;
 }

@@ -306,3 +306,24 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 	free(r);
 	return e;
 }
+
+enum nl_err nl_sendstate_count_list(const char *list, struct nl_sendstate *st,
+				    size_t by_event[NL_EV_COUNTED])
+{
+	struct nl_subs *s = NULL;
+	struct nl_sub *row;
+	bool eof = false;
+	enum nl_err e = nl_subs_open(list, &s);
+	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof) {
+		if (row->skip)
+			continue;
+		uint64_t h = nl_addr_hash(row->email);
+		uint8_t v = nl_addrmap_get_hash(&st->last, h);
+		if (v & SEEN_PLAN)
+			continue; /* a duplicate row */
+		by_event[(v & EV_MASK) < NL_EV_COUNTED ? (v & EV_MASK) : NL_EV_NONE]++;
+		e = nl_addrmap_set_hash(&st->last, h, (uint8_t)(v | SEEN_PLAN));
+	}
+	nl_subs_close(s);
+	return e;
+}
