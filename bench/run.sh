@@ -9,9 +9,11 @@
 #       and 8 sessions as the ceiling of the sink;
 #   (c) memory at scale: peak RSS of a real `send --limit 20000` over a
 #       1,000,000-row list (the plan pass reads the whole list, the address map
-#       holds every row).
+#       holds every row);
+#   (d) subscriber lists: `subscribers import` and `subscribers list --count`
+#       (median of 3) of a 1,000,000-row list, seconds and peak RSS.
 # Then one compact table. Everything runs on 127.0.0.1; every process started
-# here is stopped by its PID. About 1.5 minutes on a 2-core VM.
+# here is stopped by its PID. About 2 minutes on a 2-core VM.
 #
 # Knobs (environment): POST, CONFIG, NEWSLETTER, BENCH_RENDER, BENCH_DIR (the
 # shared harness, default ../shared/bench), N_RENDER (100000), N_SEND (10000),
@@ -209,6 +211,33 @@ if [ "${SKIP_SEND:-0}" != 1 ]; then
 	fi
 	kill "$sink_pid" 2>/dev/null || true
 	sink_pid=
+fi
+
+# ---- (d) subscriber lists at scale: import and count (issue 4) ----
+# timed NAME COMMAND...: one run under /usr/bin/time; prints "SECONDS RSS_KB RC".
+timed() {
+	shift
+	rc=0
+	/usr/bin/time -f '%e %M' -o "$tmp/subs-time" "$@" > /dev/null 2> "$tmp/subs-err" || rc=$?
+	echo "$(cat "$tmp/subs-time" | tail -n 1) $rc"
+}
+if [ "${SKIP_BIG:-0}" != 1 ] && [ -x /usr/bin/time ]; then
+	say "subscribers: import and list --count of $N_BIG rows"
+	"$bench_dir/gen-subscribers.sh" "$N_BIG" > "$tmp/export.csv"
+	printf 'subscribers: %s\n' "$tmp/list.csv" > "$tmp/subs.yml"
+	set -- $(timed import "$NEWSLETTER" -q -c "$tmp/subs.yml" subscribers import "$tmp/export.csv")
+	v=ok
+	[ "$3" = 0 ] || v="rc=$3"
+	row "subscribers import" - "$N_BIG" "$1" - "$(awk -v k="$2" 'BEGIN { printf "%.1f", k / 1024 }')" - "seconds, not minutes" "$v"
+	: > "$tmp/counts"
+	for r in $(seq "$ROUNDS"); do
+		timed count "$NEWSLETTER" -q -c "$tmp/subs.yml" subscribers list --count >> "$tmp/counts"
+	done
+	set -- $(awk '{ print $1, $2, $3 }' "$tmp/counts" | sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+	v=$(awk -v s="$1" 'BEGIN { print (s < 0.5) ? "ok" : "slow" }')
+	[ "$3" = 0 ] || v="rc=$3"
+	row "subscribers list --count (median)" - "$N_BIG" "$1" - "$(awk -v k="$2" 'BEGIN { printf "%.1f", k / 1024 }')" - "well under 1 s" "$v"
+	rm -f "$tmp/export.csv" "$tmp/list.csv"
 fi
 
 # ---- the table ----

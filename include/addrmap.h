@@ -32,6 +32,8 @@ enum nl_err nl_addrmap_set_hash(struct nl_addrmap *m, uint64_t h, uint8_t val);
  * and the new table together; sizing once from a known count avoids that peak.
  */
 enum nl_err nl_addrmap_reserve(struct nl_addrmap *m, size_t n);
+/* Start loading h's slot into the cache, for a lookup a little later. */
+void nl_addrmap_prefetch(const struct nl_addrmap *m, uint64_t h);
 void nl_addrmap_free(struct nl_addrmap *m);
 
 #endif

@@ -95,6 +95,14 @@ enum nl_err nl_addrmap_set(struct nl_addrmap *m, const char *addr, uint8_t val)
 	return nl_addrmap_set_hash(m, nl_addr_hash(addr), val);
 }
 
+void nl_addrmap_prefetch(const struct nl_addrmap *m, uint64_t h)
+{
+	if (m->cap) {
+		__builtin_prefetch(&m->keys[h & (m->cap - 1)]);
+		__builtin_prefetch(&m->vals[h & (m->cap - 1)]);
+	}
+}
+
 void nl_addrmap_free(struct nl_addrmap *m)
 {
 	free(m->keys);
