@@ -352,7 +352,11 @@ def test_subscribers_unwritable_folder_keeps_old_file():
             os.chmod(w.dir, 0o755)
             os.chmod(w.config, 0o644)
             os.chmod(os.path.join(folder, "main.csv"), 0o644)
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+            # nobody may not reach the checkout (CI may clone under /root): run a copy
+            shutil.copy(BIN, w.path("newsletter"))
+            os.chmod(w.path("newsletter"), 0o755)
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                   w.path("newsletter")] + cmd[1:]
         else:
             os.chmod(folder, 0o555)
         p = subprocess.run(cmd, cwd=w.dir, capture_output=True, text=True)
