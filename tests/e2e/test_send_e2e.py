@@ -533,6 +533,17 @@ def test_rate_limit_is_never_exceeded():
             assert in_window <= rate + 1, (i, in_window)
 
 
+def test_max_per_hour_spaces_messages_across_connections():
+    n = 4  # 7200 an hour = one message every 0.5 s, whatever the connections
+    with Workdir(None, subscribers(n)) as w, SmtpServer(w.dir) as srv:
+        setup(w, srv, connections=4, max_per_hour=7200)
+        send(w, check=0)
+        times = sorted(tx["t"] for tx in srv.transactions() if tx["accepted"])
+        assert len(times) == n
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) >= 0.4, gaps  # unlimited would be ~1 ms; lower bound only
+
+
 # ---- 7. kill -9 and resume ----
 
 def test_kill_9_at_any_moment_loses_nobody_and_duplicates_are_bounded():
