@@ -83,6 +83,32 @@ class Workdir:
         return p
 
 
+def spawn(w, tag, *args, env=None):
+    """Start ./newsletter -c config ARGS in the background, output to files TAG-N.out/.err."""
+    e = dict(os.environ)
+    e.update(env or {})
+    n = len([f for f in os.listdir(w.dir) if f.startswith(tag + "-")])
+    out = open(w.path(f"{tag}-{n}.out"), "w")
+    err = open(w.path(f"{tag}-{n}.err"), "w")
+    p = subprocess.Popen([BIN, "-c", w.config, *args], cwd=w.dir, stdin=subprocess.DEVNULL,
+                         stdout=out, stderr=err, env=e)
+    p.outfiles = (out, err)
+    return p
+
+
+def finish(p, timeout=120):
+    """Wait for a spawned run (a guard against hangs, not a speed check): (rc, stdout, stderr)."""
+    try:
+        rc = p.wait(timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for f in p.outfiles:
+            f.close()
+    return rc, open(p.outfiles[0].name).read(), open(p.outfiles[1].name).read()
+
+
 def yq(v):
     if isinstance(v, bool):
         return "true" if v else "false"

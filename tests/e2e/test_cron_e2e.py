@@ -9,10 +9,10 @@ import fcntl
 import os
 import re
 import signal
-import subprocess
 import time
 
-from nl import BIN, ROOT, Workdir, parse, post
+import nl
+from nl import ROOT, Workdir, finish, parse, post
 from smtpserver import SmtpServer, wait_until
 
 PW_ENV = "NL_TEST_SMTP_PASSWORD"
@@ -94,25 +94,7 @@ def everyone_once(got, subject, n):
 
 
 def spawn_cron(w, now, *args):
-    n = len([f for f in os.listdir(w.dir) if f.startswith("cron-")])
-    out = open(w.path(f"cron-{n}.out"), "w")
-    err = open(w.path(f"cron-{n}.err"), "w")
-    p = subprocess.Popen([BIN, "-c", w.config, "cron", "--now", now, *args], cwd=w.dir,
-                         stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-    p.outfiles = (out, err)
-    return p
-
-
-def finish(p, timeout=120):
-    try:
-        rc = p.wait(timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        for f in p.outfiles:
-            f.close()
-    return rc, open(p.outfiles[0].name).read(), open(p.outfiles[1].name).read()
+    return nl.spawn(w, "cron", "cron", "--now", now, *args)
 
 
 # ---- due times ----

@@ -10,7 +10,8 @@ import signal
 import subprocess
 import time
 
-from nl import BIN, Workdir, parse, post
+import nl
+from nl import BIN, Workdir, finish, parse, post
 from smtpserver import SmtpServer, wait_until
 
 PW_ENV = "NL_TEST_SMTP_PASSWORD"
@@ -39,30 +40,7 @@ def send(w, *args, check=None, env=None):
 
 def spawn(w, *args, env=None):
     """Start a send in the background (stdout/stderr to files in the work dir)."""
-    e = dict(os.environ)
-    e.update(env or {})
-    n = len([f for f in os.listdir(w.dir) if f.startswith("bg-")])
-    out = open(w.path(f"bg-{n}.out"), "w")
-    err = open(w.path(f"bg-{n}.err"), "w")
-    p = subprocess.Popen([BIN, "-c", w.config, "send", "p.md", "--yes", *args], cwd=w.dir,
-                         stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=e)
-    p.outfiles = (out, err)
-    return p
-
-
-def finish(p, timeout=120):
-    """Wait for a spawned run (a guard against hangs, not a speed check)."""
-    try:
-        rc = p.wait(timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        for f in p.outfiles:
-            f.close()
-    out = open(p.outfiles[0].name).read()
-    err = open(p.outfiles[1].name).read()
-    return rc, out, err
+    return nl.spawn(w, "bg", "send", "p.md", "--yes", *args, env=env)
 
 
 def unescape(s):
