@@ -4,9 +4,10 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := libcurl libcmark-gfm yaml-0.1 uuid
-WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+	-Wcast-qual -Wwrite-strings
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Iinclude $(CFLAGS) $(SANFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(WERROR) -Iinclude $(CFLAGS) $(SANFLAGS) \
 	-DNL_DATADIR='"$(PREFIX)/share/newsletter"'
 LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CPPFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -27,6 +28,13 @@ OBJ := $(SRC:src/%.c=$(B)/%.o)
 CORE := $(filter-out $(B)/main.o $(B)/cmd_%.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT := $(UNIT_SRC:tests/unit/%.c=$(B)/%)
+# Fuzz harnesses: tests/fuzz/fuzz_NAME.c with a seed corpus in tests/fuzz/corpus/NAME/.
+# `make check` replays each corpus through the harness (build/test_fuzz_NAME);
+# `make fuzz` runs libFuzzer on each for FUZZ_TIME seconds (clang).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY := $(FUZZ_NAMES:%=$(B)/test_fuzz_%)
+FUZZ_TIME ?= 600
+CORE_SRC := $(filter-out src/main.c src/cmd_%.c,$(SRC))
 PY := /usr/bin/python3
 
 .PHONY: all deps check check-asan unit demo bench install clean help fuzz
@@ -42,13 +50,16 @@ $(B)/%.o: src/%.c $(wildcard include/*.h) | $(B)
 $(B)/test_%: tests/unit/test_%.c tests/unit/t.h $(CORE)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_PKG) -Itests/unit -o $@ $< $(CORE) $(LDLIBS)
 
+$(B)/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_PKG) -DFUZZ_NAME='"$*"' -o $@ $< tests/fuzz/replay.c $(CORE) $(LDLIBS)
+
 $(B)/bench_render: bench/bench_render.c $(CORE)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_PKG) -o $@ $< $(CORE) $(LDLIBS)
 
 $(B):
 	mkdir -p $@
 
-unit: $(UNIT)
+unit: $(UNIT) $(REPLAY)
 
 # Installs the Debian packages that are missing (needs root or sudo).
 deps:
@@ -56,12 +67,12 @@ deps:
 
 # Every test, against the normal build, then again under ASan+UBSan.
 check: deps
-	$(MAKE) all unit
+	$(MAKE) WERROR=-Werror all unit
 	NEWSLETTER=./newsletter UNITDIR=build $(PY) tests/run.py
 	$(MAKE) check-asan
 
 check-asan: deps
-	$(MAKE) SAN=1 all unit
+	$(MAKE) SAN=1 WERROR=-Werror all unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	NEWSLETTER=./build-asan/newsletter UNITDIR=build-asan NL_SANITIZED=1 $(PY) tests/run.py
 
@@ -78,15 +89,19 @@ install: all
 	install -m 644 templates/* $(DESTDIR)$(PREFIX)/share/newsletter/templates/
 	install -m 644 docs/newsletter.1 $(DESTDIR)$(PREFIX)/share/man/man1/newsletter.1
 
-# Fuzz the CSV reader and writer with libFuzzer (needs clang).
-fuzz:
-	clang -g -O1 -std=c17 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
-	  -o build/fuzz_csv tests/fuzz/fuzz_csv.c src/csv.c src/buf.c src/error.c
-	mkdir -p build/fuzz-corpus && cp tests/fixtures/import/* build/fuzz-corpus/
-	./build/fuzz_csv -max_total_time=120 -max_len=4096 build/fuzz-corpus
+# Every harness under libFuzzer for FUZZ_TIME seconds each, one after another (needs clang).
+# New findings are written to build-fuzz/; add them to tests/fuzz/corpus/NAME/ once fixed.
+FUZZ_CFLAGS = -g -O1 -std=c17 -D_GNU_SOURCE -DNL_DATADIR='"$(PREFIX)/share/newsletter"' -Iinclude $(CPPFLAGS_PKG) -fsanitize=address,undefined
+fuzz: deps
+	mkdir -p build-fuzz
+	for n in $(FUZZ_NAMES); do \
+	  clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o build-fuzz/fuzz_$$n tests/fuzz/fuzz_$$n.c $(CORE_SRC) $(LDLIBS) || exit 1; \
+	  mkdir -p build-fuzz/corpus-$$n && cp tests/fuzz/corpus/$$n/* build-fuzz/corpus-$$n/; \
+	  (cd build-fuzz && ./fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 corpus-$$n) || exit 1; \
+	done
 
 clean:
-	rm -rf build build-asan newsletter out
+	rm -rf build build-asan build-fuzz newsletter out
 
 help:
 	@echo "make           build ./newsletter"

@@ -31,7 +31,9 @@ struct nl_str {
 	size_t len;
 };
 
-#define NL_BUF_INIT {(char *)"", 0, 0, false}
+/* The shared empty string an unallocated buffer points at; never written (cap is 0). */
+extern char nl_buf_empty[1];
+#define NL_BUF_INIT {nl_buf_empty, 0, 0, false}
 
 void nl_buf_init(struct nl_buf *b);
 void nl_buf_free(struct nl_buf *b);

@@ -29,7 +29,7 @@ struct nl_csv {
 	size_t next_line;
 	struct nl_buf rec;	/* field bytes, each NUL-terminated */
 	size_t starts[NL_CSV_MAX_FIELDS + 1];
-	const char *fields[NL_CSV_MAX_FIELDS];
+	char *fields[NL_CSV_MAX_FIELDS];	/* in rec: the caller may trim them in place */
 	size_t nfields;
 	bool quoted;		/* the record had a quoted field */
 	bool nonascii;		/* the record has a byte >= 0x80 (else it is valid UTF-8) */
@@ -54,11 +54,7 @@ enum nl_err nl_csv_next(struct nl_csv *c, bool *eof);
 void nl_csv_put_record(struct nl_buf *b, const char *const *fields, size_t n);
 void nl_csv_put_field(struct nl_buf *b, const char *s);
 
-/*
- * Trim blanks (spaces, tabs) at both ends of a field, in place; returns the
- * new start. Fields are const only to readers: their bytes live in the
- * reader's writable record buffer, which is what this writes to.
- */
-char *nl_field_trim(const char *field);
+/* Trim blanks (spaces, tabs) at both ends of a writable field, in place; returns the new start. */
+char *nl_field_trim(char *field);
 
 #endif

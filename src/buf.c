@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static char empty[1];
+char nl_buf_empty[1];
 
 void nl_buf_init(struct nl_buf *b)
 {
-	b->data = empty;
+	b->data = nl_buf_empty;
 	b->len = 0;
 	b->cap = 0;
 	b->failed = false;

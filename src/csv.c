@@ -255,9 +255,9 @@ void nl_csv_put_record(struct nl_buf *b, const char *const *fields, size_t n)
 	nl_buf_addc(b, '\n');
 }
 
-char *nl_field_trim(const char *field)
+char *nl_field_trim(char *field)
 {
-	char *s = (char *)field;
+	char *s = field;
 	while (*s == ' ' || *s == '\t')
 		s++;
 	size_t n = strlen(s);

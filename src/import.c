@@ -191,7 +191,9 @@ static bool zone(const char *p, long *off)
 bool nl_time_normalize(const char *in, char out[NL_TIME_LEN + 1])
 {
 	struct tm tm = {0};
-	const char *p = nl_field_trim(in);
+	char copy[64];
+	snprintf(copy, sizeof copy, "%s", in);
+	const char *p = nl_field_trim(copy);
 	int y, mo, d, h = 0, mi = 0, s = 0;
 	long off;
 	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
@@ -502,7 +504,8 @@ struct imp {
 	char *line;			/* plain format: the current line */
 	size_t linecap, lineno;
 	char *mb_name, *mb_addr;
-	const char *plain[2];
+	char *plain[2];
+	char blank[1];		/* a writable "" for a plain line without a name */
 };
 
 static const char blank_row[] = "(blank)"; /* map_row's verdict for a row with nothing in it */
@@ -540,7 +543,7 @@ static enum nl_err add_extra(struct imp *im, size_t i, const char *name)
 	return nl_subsdb_column(im->db, cname, &im->xdst[im->nx++]);
 }
 
-static enum nl_err setup_columns(struct imp *im, const char *const *hdr, size_t n)
+static enum nl_err setup_columns(struct imp *im, char *const *hdr, size_t n)
 {
 	enum nl_err e;
 	bool keep;
@@ -563,7 +566,7 @@ static enum nl_err setup_columns(struct imp *im, const char *const *hdr, size_t 
 	return NL_OK;
 }
 
-static bool has_col(const char *const *hdr, size_t n, const char *name)
+static bool has_col(char *const *hdr, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcasecmp(nl_field_trim(hdr[i]), name))
@@ -572,7 +575,7 @@ static bool has_col(const char *const *hdr, size_t n, const char *name)
 }
 
 /* Which format a header is, and for Mailchimp which of its three files. */
-static enum nl_err detect(struct imp *im, const char *const *hdr, size_t n)
+static enum nl_err detect(struct imp *im, char *const *hdr, size_t n)
 {
 	for (size_t i = 0; !im->fmt && i < NL_ARRAY_LEN(formats); i++) {
 		const struct format *f = &formats[i];
@@ -652,7 +655,8 @@ static const char *plain_fields(struct imp *im, char *l)
 	im->mb_name = im->mb_addr = NULL;
 	l = nl_field_trim(l);
 	im->plain[0] = l;
-	im->plain[1] = "";
+	im->blank[0] = 0;
+	im->plain[1] = im->blank;
 	if (strchr(l, '<')) {
 		if (!nl_addr_parse_mailbox(l, &im->mb_name, &im->mb_addr, &why))
 			return why;
@@ -667,7 +671,7 @@ static const char *plain_fields(struct imp *im, char *l)
 }
 
 /* The next row of the export as fields; *bad set when the row cannot even be split. */
-static enum nl_err next_source(struct imp *im, const char *const **fields, size_t *nf, size_t *line,
+static enum nl_err next_source(struct imp *im, char *const **fields, size_t *nf, size_t *line,
 			       bool *eof, const char **bad)
 {
 	enum nl_err e;
@@ -702,7 +706,7 @@ static enum nl_err next_source(struct imp *im, const char *const **fields, size_
 
 /* ---- mapping a row ---- */
 
-static const char *field(struct imp *im, const char *const *f, size_t nf, enum role r)
+static const char *field(struct imp *im, char *const *f, size_t nf, enum role r)
 {
 	int c = im->col[r];
 	return c >= 0 && (size_t)c < nf ? nl_field_trim(f[c]) : "";
@@ -715,7 +719,7 @@ static const char *reject(struct imp *im, const char *fmt, const char *arg)
 	return nl_buf_err(&im->why) ? "out of memory" : im->why.data;
 }
 
-static const char *row_status(struct imp *im, const char *const *f, size_t nf, enum nl_status *st)
+static const char *row_status(struct imp *im, char *const *f, size_t nf, enum nl_status *st)
 {
 	const char *w = field(im, f, nf, R_STATUS);
 	bool v;
@@ -735,7 +739,7 @@ static const char *row_status(struct imp *im, const char *const *f, size_t nf, e
 	return NULL;
 }
 
-static const char *row_name(struct imp *im, const char *const *f, size_t nf)
+static const char *row_name(struct imp *im, char *const *f, size_t nf)
 {
 	nl_buf_reset(&im->name);
 	if (im->col[R_NAME] >= 0) {
@@ -757,7 +761,7 @@ static const char *row_time(const char *in, char out[NL_TIME_LEN + 1])
 	return *in && nl_time_normalize(in, out) ? out : in;
 }
 
-static bool all_blank(const char *const *f, size_t nf)
+static bool all_blank(char *const *f, size_t nf)
 {
 	for (size_t i = 0; i < nf; i++)
 		if (*nl_field_trim(f[i]))
@@ -765,7 +769,7 @@ static bool all_blank(const char *const *f, size_t nf)
 	return true;
 }
 
-static const char *check_row(struct imp *im, const char *const *f, size_t nf)
+static const char *check_row(struct imp *im, char *const *f, size_t nf)
 {
 	const char *why, *email = field(im, f, nf, R_EMAIL);
 	size_t bad;
@@ -782,7 +786,7 @@ static const char *check_row(struct imp *im, const char *const *f, size_t nf)
 }
 
 /* The export's row in spool layout (im->f_), or why it is rejected (blank_row: skip quietly). */
-static const char *map_row(struct imp *im, const char *const *f, size_t nf)
+static const char *map_row(struct imp *im, char *const *f, size_t nf)
 {
 	const char **o = im->f_, *why, *tok = field(im, f, nf, R_TOKEN);
 	const char *created = field(im, f, nf, R_CREATED);
@@ -849,7 +853,8 @@ static enum nl_err merge_dup(struct imp *im, uint64_t h, uint64_t off, size_t li
 
 static enum nl_err pass_export(struct imp *im)
 {
-	const char *const *f = NULL, *bad;
+	char *const *f = NULL;
+	const char *bad;
 	size_t nf = 0, line = 0;
 	bool eof = false;
 	uint64_t off, h;

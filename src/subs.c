@@ -19,8 +19,9 @@ struct nl_subs {
 	char *names[NL_CSV_MAX_FIELDS];
 	size_t ncols;
 	int c_email, c_name, c_status, c_token;
-	const char *cols[NL_CSV_MAX_FIELDS];
-	char blank[1];	/* a writable "" for missing fields (trimming writes) */
+	char *cols[NL_CSV_MAX_FIELDS];
+	char blank[NL_CSV_MAX_FIELDS];	/* a writable "" for each missing field (trimming writes) */
+	char noname[1];
 	struct nl_sub row;
 };
 
@@ -115,14 +116,17 @@ enum nl_err nl_subs_next(struct nl_subs *s, struct nl_sub **row, bool *eof)
 	*row = NULL;
 	if (e || *eof)
 		return e;
-	for (size_t i = 0; i < s->ncols; i++)
-		s->cols[i] = i < s->csv.nfields ? s->csv.fields[i] : s->blank;
-	s->blank[0] = 0;
+	for (size_t i = 0; i < s->ncols; i++) {
+		s->blank[i] = 0;
+		s->cols[i] = i < s->csv.nfields ? s->csv.fields[i] : &s->blank[i];
+	}
+	s->noname[0] = 0;
 	r->line = s->csv.line;
-	r->cols = s->cols;
+	r->cols = (const char *const *)s->cols;
 	r->email = nl_field_trim(s->cols[s->c_email]);
-	r->name = s->c_name >= 0 ? nl_field_trim(s->cols[s->c_name]) : "";
-	nl_clean_display_name((char *)r->name);
+	char *name = s->c_name >= 0 ? nl_field_trim(s->cols[s->c_name]) : s->noname;
+	nl_clean_display_name(name);
+	r->name = name;
 	r->status = s->c_status >= 0 && *s->cols[s->c_status] ? nl_field_trim(s->cols[s->c_status]) : "active";
 	r->token = s->c_token >= 0 ? nl_field_trim(s->cols[s->c_token]) : "";
 	r->skip = verdict(s, r);

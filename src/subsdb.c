@@ -286,9 +286,6 @@ enum nl_err nl_subsdb_column(struct nl_subsdb *db, const char *name, size_t *idx
 static void normalize(struct nl_subsdb *db, struct nl_row *r)
 {
 	const char **f = r->f;
-	f[NL_COL_EMAIL] = nl_field_trim(f[NL_COL_EMAIL]);
-	f[NL_COL_STATUS] = nl_field_trim(f[NL_COL_STATUS]);
-	f[NL_COL_TOKEN] = nl_field_trim(f[NL_COL_TOKEN]);
 	r->status = nl_status_parse(f[NL_COL_STATUS]);
 	if (r->status != NL_STATUS_UNKNOWN)
 		f[NL_COL_STATUS] = nl_status_name(r->status);
@@ -315,8 +312,13 @@ enum nl_err nl_subsdb_next(struct nl_subsdb *db, struct nl_row **row, bool *eof)
 			       db->nold);
 	for (size_t i = 0; i < db->ncols; i++)
 		db->fields[i] = "";
-	for (size_t i = 0; i < c->nfields; i++)
-		db->fields[db->map[i]] = c->fields[i];
+	for (size_t i = 0; i < c->nfields; i++) {
+		int to = db->map[i];
+		/* The store's own key columns are read trimmed; the rest stay as written. */
+		if (to == NL_COL_EMAIL || to == NL_COL_STATUS || to == NL_COL_TOKEN)
+			c->fields[i] = nl_field_trim(c->fields[i]);
+		db->fields[to] = c->fields[i];
+	}
 	db->row.line = c->line;
 	normalize(db, &db->row);
 	*row = &db->row;

@@ -41,9 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *copy[NL_CSV_MAX_FIELDS];
 	if (!size)
 		return 0;
-	FILE *f = fmemopen((void *)data, size, "r");
-	if (!f)
+	char *bytes = malloc(size); /* fmemopen wants a buffer it may write */
+	if (!bytes)
 		return 0;
+	memcpy(bytes, data, size);
+	FILE *f = fmemopen(bytes, size, "r");
+	if (!f) {
+		free(bytes);
+		return 0;
+	}
 	nl_csv_init(&c, f, "fuzz");
 	for (int rec = 0; rec < 64 && !nl_csv_next(&c, &eof) && !eof; rec++) {
 		if (!c.nfields || c.nfields > NL_CSV_MAX_FIELDS)
@@ -56,5 +62,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	nl_csv_free(&c);
 	fclose(f);
+	free(bytes);
 	return 0;
 }

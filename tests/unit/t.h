@@ -37,4 +37,15 @@ static inline int t_done(void)
 	return t_fail ? 1 : 0;
 }
 
+/* A read-only stream over n bytes of s (a temporary file: fmemopen wants a writable buffer). */
+static inline FILE *t_memfile(const char *s, size_t n)
+{
+	FILE *f = tmpfile();
+	if (f && (fwrite(s, 1, n, f) != n || fseek(f, 0, SEEK_SET))) {
+		fclose(f);
+		f = NULL;
+	}
+	return f;
+}
+
 #endif

@@ -162,7 +162,8 @@ static void test_parse_mailbox(void)
 {
 	for (size_t i = 0; i < NL_ARRAY_LEN(mboxes); i++) {
 		const struct mbox_case *c = &mboxes[i];
-		char *d = (char *)"x", *a = (char *)"x";
+		char x1[] = "x", x2[] = "x";
+		char *d = x1, *a = x2;
 		const char *why = "untouched";
 		bool ok = nl_addr_parse_mailbox(c->in, &d, &a, &why);
 		if (c->display) {

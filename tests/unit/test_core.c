@@ -77,7 +77,7 @@ static void test_utf8(void)
 static void test_csv(void)
 {
 	const char *in = "\xEF\xBB\xBF" "email,name\r\n\r\na@x.test,\"Doe, \"\"J\"\"\nline2\"\r\nb@x.test,B\n\nc@x.test,";
-	FILE *f = fmemopen((void *)in, strlen(in), "r");
+	FILE *f = t_memfile(in, strlen(in));
 	struct nl_csv c;
 	bool eof;
 	nl_csv_init(&c, f, "t.csv");
@@ -94,7 +94,7 @@ static void test_csv(void)
 	fclose(f);
 
 	const char *bad = "email\n\"open";
-	f = fmemopen((void *)bad, strlen(bad), "r");
+	f = t_memfile(bad, strlen(bad));
 	nl_csv_init(&c, f, "t.csv");
 	T_CHECK(nl_csv_next(&c, &eof) == NL_OK);
 	T_CHECK(nl_csv_next(&c, &eof) == NL_EDATA);

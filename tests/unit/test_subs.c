@@ -15,7 +15,7 @@ static char dir[64];
 /* Read all records of text; returns the count, fields joined by | and records by / into out. */
 static int parse_all(const char *text, size_t len, char *out, size_t cap, enum nl_err *err)
 {
-	FILE *f = fmemopen((void *)text, len, "r");
+	FILE *f = t_memfile(text, len);
 	struct nl_csv c;
 	bool eof = false;
 	int n = 0;
