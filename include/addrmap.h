@@ -1,4 +1,4 @@
-/* addrmap.h - a compact map from address (case-insensitive) to a small state byte. */
+/* addrmap.h - addresses (case-insensitive) to a small state byte: the hash map with one-byte values. */
 #ifndef NL_ADDRMAP_H
 #define NL_ADDRMAP_H
 
@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashmap.h"
 #include "nl.h"
 
 /*
@@ -15,9 +16,7 @@
  * was handled, and the price of memory that stays flat as lists grow.
  */
 struct nl_addrmap {
-	uint64_t *keys; /* 0 = empty slot */
-	uint8_t *vals;
-	size_t n, cap;
+	struct nl_hashmap m;	/* one-byte values; {0} is an empty map */
 };
 
 uint64_t nl_addr_hash(const char *addr);

@@ -415,68 +415,22 @@ static enum nl_err spool_get(struct spool *sp, uint64_t off, uint64_t *next)
 
 #define CONSUMED ((uint64_t)1 << 63) /* matched a row of the list */
 
-struct idx {
-	uint64_t *keys, *vals;	/* key 0: empty */
-	size_t n, cap;
-};
-
-static size_t idx_slot(const struct idx *ix, uint64_t h)
+/* The index is the hash map with 8-byte values: key 0 never occurs (nl_addr_hash avoids it). */
+static bool idx_get(const struct nl_hashmap *ix, uint64_t h, uint64_t *v)
 {
-	size_t i = h & (ix->cap - 1);
-	while (ix->keys[i] && ix->keys[i] != h)
-		i = (i + 1) & (ix->cap - 1);
-	return i;
+	const void *p = nl_hashmap_get(ix, h);
+	if (p)
+		memcpy(v, p, sizeof *v);
+	return p != NULL;
 }
 
-static bool idx_get(const struct idx *ix, uint64_t h, uint64_t *v)
+static enum nl_err idx_set(struct nl_hashmap *ix, uint64_t h, uint64_t v)
 {
-	if (!ix->cap)
-		return false;
-	size_t i = idx_slot(ix, h);
-	*v = ix->vals[i];
-	return ix->keys[i] != 0;
-}
-
-static enum nl_err idx_grow(struct idx *ix)
-{
-	struct idx g = {calloc(ix->cap ? ix->cap * 2 : 4096, 8), NULL, ix->n, ix->cap ? ix->cap * 2 : 4096};
-	g.vals = calloc(g.cap, 8);
-	if (!g.keys || !g.vals) {
-		free(g.keys);
-		free(g.vals);
-		return nl_errf(NL_ENOMEM, "out of memory (an index of %zu addresses)", ix->n);
-	}
-	for (size_t i = 0; i < ix->cap; i++) {
-		if (ix->keys[i]) {
-			size_t j = idx_slot(&g, ix->keys[i]);
-			g.keys[j] = ix->keys[i];
-			g.vals[j] = ix->vals[i];
-		}
-	}
-	free(ix->keys);
-	free(ix->vals);
-	*ix = g;
-	return NL_OK;
-}
-
-static enum nl_err idx_set(struct idx *ix, uint64_t h, uint64_t v)
-{
-	enum nl_err e;
-	if ((ix->n + 1) * 4 > ix->cap * 3 && (e = idx_grow(ix)))
-		return e;
-	size_t i = idx_slot(ix, h);
-	if (!ix->keys[i]) {
-		ix->keys[i] = h;
-		ix->n++;
-	}
-	ix->vals[i] = v;
-	return NL_OK;
-}
-
-static void idx_free(struct idx *ix)
-{
-	free(ix->keys);
-	free(ix->vals);
+	void *p;
+	enum nl_err e = nl_hashmap_put(ix, h, &p, NULL);
+	if (!e)
+		memcpy(p, &v, sizeof v);
+	return e;
 }
 
 /* ---- reading the export ---- */
@@ -497,7 +451,7 @@ struct imp {
 	size_t nx;
 	struct nl_subsdb *db;
 	struct spool sp;
-	struct idx ix;
+	struct nl_hashmap ix;
 	const char *f_[NL_CSV_MAX_FIELDS]; /* the mapped row, in spool layout */
 	struct nl_buf name, why;
 	char created[NL_TIME_LEN + 1], updated[NL_TIME_LEN + 1];
@@ -1008,7 +962,8 @@ static enum nl_err pass_new(struct imp *im)
 
 enum nl_err nl_import(const struct nl_import_opts *o, struct nl_import_stats *st)
 {
-	struct imp im = {.o = o, .st = st, .sp = {.fd = -1}, .base = NL_STATUS_ACTIVE};
+	struct imp im = {.o = o, .st = st, .sp = {.fd = -1}, .base = NL_STATUS_ACTIVE,
+			 .ix = NL_HASHMAP_INIT(sizeof(uint64_t))};
 	struct nl_subsdb_opts dbo = o->db;
 	enum nl_err e;
 	memset(st, 0, sizeof *st);
@@ -1031,7 +986,7 @@ enum nl_err nl_import(const struct nl_import_opts *o, struct nl_import_stats *st
 	e = nl_subsdb_commit(im.db);
 out:
 	spool_close(&im.sp);
-	idx_free(&im.ix);
+	nl_hashmap_free(&im.ix);
 	nl_subsdb_close(im.db);
 	if (im.f) {
 		nl_csv_free(&im.csv);

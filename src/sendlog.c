@@ -713,10 +713,10 @@ static enum nl_err collect(struct scan *sc, const struct event_line *e)
 
 static void count_states(struct nl_sendstate *st)
 {
-	for (size_t i = 0; i < st->last.cap; i++) {
-		if (!st->last.keys[i])
+	for (size_t i = 0; i < st->last.m.cap; i++) {
+		if (!st->last.m.keys[i])
 			continue;
-		switch (st->last.vals[i]) {
+		switch (st->last.m.vals[i]) {
 		case NL_EV_INTENT: st->in_doubt++; break;
 		case NL_EV_SENT: st->sent++; break;
 		case NL_EV_DEFERRED: st->deferred++; break;

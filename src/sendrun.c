@@ -100,7 +100,7 @@ static enum nl_err plan(struct nl_sendrun *r)
 	struct nl_sub *row;
 	bool eof = false;
 	/* The scan sized the map for the list; a log with more grows it once more. */
-	enum nl_err e = nl_addrmap_reserve(&r->st.last, r->lines > r->st.last.n ? r->lines : r->st.last.n);
+	enum nl_err e = nl_addrmap_reserve(&r->st.last, r->lines > r->st.last.m.n ? r->lines : r->st.last.m.n);
 	if (!e)
 		e = nl_subs_open(r->o.cfg->subscribers, &s);
 	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof)

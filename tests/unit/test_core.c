@@ -175,26 +175,26 @@ static void test_addrmap(void)
 	char a[64];
 	T_CHECK(nl_addrmap_set(&m, "Bob@Example.test", 2) == NL_OK);
 	T_CHECK(nl_addrmap_get(&m, "bob@example.TEST") == 2);
-	T_CHECK(nl_addrmap_set(&m, "BOB@example.test", 3) == NL_OK && m.n == 1);
+	T_CHECK(nl_addrmap_set(&m, "BOB@example.test", 3) == NL_OK && m.m.n == 1);
 	T_CHECK(nl_addrmap_get(&m, "bob@example.test") == 3);
 	T_CHECK(nl_addrmap_get(&m, "alice@example.test") == 0);
 	for (int i = 0; i < 5000; i++) {
 		snprintf(a, sizeof a, "user%d@example.test", i);
 		nl_addrmap_set(&m, a, (uint8_t)(1 + i % 7));
 	}
-	T_CHECK(m.n == 5001);
+	T_CHECK(m.m.n == 5001);
 	T_CHECK(nl_addrmap_get(&m, "user4999@example.test") == 1 + 4999 % 7);
 	T_CHECK(nl_addrmap_get(&m, "bob@example.test") == 3);
 	nl_addrmap_free(&m);
 
 	/* Reserving sizes the table once: no growth while filling up to n. */
-	T_CHECK(nl_addrmap_reserve(&m, 3000) == NL_OK && m.cap == 4096);
+	T_CHECK(nl_addrmap_reserve(&m, 3000) == NL_OK && m.m.cap == 4096);
 	for (int i = 0; i < 3000; i++) {
 		snprintf(a, sizeof a, "r%d@example.test", i);
 		nl_addrmap_set(&m, a, 1);
 	}
-	T_CHECK(m.cap == 4096 && m.n == 3000);
-	T_CHECK(nl_addrmap_reserve(&m, 10) == NL_OK && m.cap == 4096);
+	T_CHECK(m.m.cap == 4096 && m.m.n == 3000);
+	T_CHECK(nl_addrmap_reserve(&m, 10) == NL_OK && m.m.cap == 4096);
 	T_CHECK(nl_addrmap_get(&m, "r2999@example.test") == 1);
 	nl_addrmap_free(&m);
 }

@@ -304,7 +304,7 @@ static void test_campaign_events(void)
 	T_CHECK(d && d->done == (double)at(2026, 3, 29, 7, 13, 2) && d->started && !d->stops);
 	nl_campaign_logs_free(v, n);
 	/* The recipients' view ignores campaign lines. */
-	T_CHECK(nl_sendlog_scan(path, "a", &st) == NL_OK && st.sent == 1 && st.last.n == 1);
+	T_CHECK(nl_sendlog_scan(path, "a", &st) == NL_OK && st.sent == 1 && st.last.m.n == 1);
 	nl_sendstate_free(&st);
 	char *missing = path_in("missing.log");
 	T_CHECK(nl_sendlog_campaigns(missing, &v, &n) == NL_OK && n == 0 && !v);

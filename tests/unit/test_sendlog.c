@@ -222,7 +222,7 @@ static void test_scan(void)
 	T_CHECK(nl_addrmap_get(&st.last, "g@x.org") == 0);		   /* unknown event */
 	T_CHECK(nl_addrmap_get(&st.last, "z@x.org") == 0);		   /* other post */
 	T_CHECK(nl_addrmap_get(&st.last, "j@x.org") == 0);		   /* no final newline */
-	T_CHECK(st.last.n == 9);
+	T_CHECK(st.last.m.n == 9);
 	T_CHECK(st.sent == 3 && st.in_doubt == 2 && st.deferred == 2 && st.failed == 2);
 	T_CHECK(st.tests == 1);
 	T_CHECK(st.first == 1795944600.5);	/* 2026-11-29T09:30:00.500Z */
@@ -252,7 +252,7 @@ static void test_scan(void)
 
 	/* Another post's view of the same file. */
 	warned = scan_capturing(path, "other-post", &st, &r);
-	T_CHECK(r == NL_OK && st.sent == 1 && st.failed == 1 && st.last.n == 2 && st.tests == 0);
+	T_CHECK(r == NL_OK && st.sent == 1 && st.failed == 1 && st.last.m.n == 2 && st.tests == 0);
 	T_CHECK(st.first == 1795944540.0);
 	free(warned);
 	nl_sendstate_free(&st);
@@ -260,7 +260,7 @@ static void test_scan(void)
 	/* A missing log is an empty one. */
 	char *missing = path_in("missing.log");
 	T_CHECK(nl_sendlog_scan(missing, "first-light", &st) == NL_OK);
-	T_CHECK(st.last.n == 0 && st.sent == 0 && st.nfailures == 0 && st.first == 0);
+	T_CHECK(st.last.m.n == 0 && st.sent == 0 && st.nfailures == 0 && st.first == 0);
 	nl_sendstate_free(&st);
 	free(missing);
 	unlink(path);
@@ -362,7 +362,7 @@ static void test_threads(void)
 	free(text);
 	/* Every write landed whole: each recipient is there once. */
 	T_CHECK(nl_sendlog_scan(path, "threads", &st) == NL_OK);
-	T_CHECK(st.sent == NTHREADS * NWRITES && st.last.n == NTHREADS * NWRITES);
+	T_CHECK(st.sent == NTHREADS * NWRITES && st.last.m.n == NTHREADS * NWRITES);
 	nl_sendstate_free(&st);
 	unlink(path);
 	free(path);
