@@ -29,7 +29,7 @@
 #include "message.h"
 #include "nl.h"
 #include "post.h"
-#include "subs.h"
+#include "subscriber.h"
 
 static double now_mono(void)
 {

@@ -9,7 +9,7 @@
 #include "config.h"
 #include "nl.h"
 #include "post.h"
-#include "subs.h"
+#include "subscriber.h"
 
 /* What main parsed before the subcommand; owned by main. */
 struct nl_cli {

@@ -35,6 +35,9 @@ struct nl_csv {
 	bool nonascii;		/* the record has a byte >= 0x80 (else it is valid UTF-8) */
 	bool started;		/* the BOM check is done */
 	int io_errno;		/* a read failed */
+	bool sniff;		/* set before the first read: take ';' or tab if the first line uses them */
+	int sep;		/* ',' unless sniffed */
+	unsigned char stops[256];
 	char *in;		/* input buffer, NL_CSV_INBUF bytes */
 	size_t in_pos, in_len;
 };

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "nl.h"
-#include "subs.h"
+#include "subscriber.h"
 #include "subsdb.h"
 
 enum nl_format {

@@ -9,14 +9,14 @@
 #include "config.h"
 #include "nl.h"
 #include "post.h"
-#include "subs.h"
+#include "subscriber.h"
 
 enum nl_image_mode { NL_IMG_LINK, NL_IMG_EMBED, NL_IMG_LOCAL /* absolute file paths, for previews */ };
 
 struct nl_campaign_opts {
 	const struct nl_config *cfg;	/* borrowed; must outlive the campaign */
 	const struct nl_post *post;	/* borrowed; must outlive the campaign */
-	const struct nl_subs *subs;	/* for extra column names; may be NULL */
+	const struct nl_list *list;	/* its column names are template fields; may be NULL */
 	bool test;			/* proof copies: "[TEST]" subject, fresh Message-IDs */
 	bool local_images;		/* images as absolute file paths (preview HTML) */
 	time_t now;

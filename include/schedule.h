@@ -119,8 +119,8 @@ struct nl_progress {
 	size_t left;	/* active subscribers a resume would send to (no outcome yet) */
 };
 
-/* Reads the whole log, and the subscriber list when with_list. */
-enum nl_err nl_schedule_progress(const struct nl_config *cfg, const char *slug, bool with_list,
+/* Reads the whole log, and the subscriber list when with_list (counting the post's audience only). */
+enum nl_err nl_schedule_progress(const struct nl_config *cfg, const struct nl_post *post, bool with_list,
 				 struct nl_progress *out);
 
 #endif

@@ -37,6 +37,8 @@ struct nl_send_plan {
 	size_t in_doubt;	/* intent without outcome: resent unless --skip-in-doubt */
 	size_t deferred;	/* deferred before: retried */
 	size_t invalid, inactive, duplicates;
+	size_t outside_audience;	/* active, but not in the post's audience */
+	const char *audience;		/* the post's audience in words; NULL: everyone */
 };
 
 struct nl_send_stats {
@@ -63,14 +65,5 @@ const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r);
  */
 enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats);
 enum nl_err nl_sendrun_close(struct nl_sendrun *r);
-
-/*
- * Walk the list once and count its distinct, valid, active subscribers by
- * their last event in st (by_event[NL_EV_NONE] = never attempted). Marks the
- * addresses it counted in st's map, so st serves this one walk.
- */
-#define NL_EV_COUNTED (NL_EV_FAILED + 1)
-enum nl_err nl_sendstate_count_list(const char *list, struct nl_sendstate *st,
-				    size_t by_event[NL_EV_COUNTED]);
 
 #endif

@@ -8,18 +8,7 @@
 
 #include "addr.h"
 #include "nl.h"
-#include "subs.h"
-
-/* The store's own columns, first and in this order; extra columns follow. */
-enum nl_col {
-	NL_COL_EMAIL,
-	NL_COL_NAME,
-	NL_COL_STATUS,
-	NL_COL_TOKEN,
-	NL_COL_CREATED,	/* created_at: when they subscribed (consent), RFC 3339 UTC */
-	NL_COL_UPDATED,	/* updated_at: the row's last change */
-	NL_COL_FIXED
-};
+#include "subscriber.h"
 
 #define NL_TIME_LEN 20 /* "2026-11-29T09:30:00Z" */
 /* How long a writer waits for another to finish before giving up. */
@@ -33,17 +22,7 @@ struct nl_subsdb_opts {
 	const char *what;		/* written into the lock file, e.g. "subscribers add" */
 };
 
-/*
- * One row in the store's layout (nl_subsdb_ncols() fields). A caller may
- * point f[i] at its own strings as long as they live until nl_subsdb_put().
- * Read rows have email, status and token trimmed, status spelled in lower
- * case ("" becomes "active") and a token filled in where there was none.
- */
-struct nl_row {
-	size_t line;		/* where the row starts in the old file; 0 for a new row */
-	const char **f;
-	enum nl_status status;	/* of f[NL_COL_STATUS] as read */
-};
+
 
 struct nl_subsdb; /* an open list; owned by the caller, freed by nl_subsdb_close() */
 
@@ -68,12 +47,12 @@ const char *nl_subsdb_now(const struct nl_subsdb *db);
 
 /* Create the temporary file and write the header (done by the first put if not before). */
 enum nl_err nl_subsdb_begin(struct nl_subsdb *db);
-/* The next row of the old list, valid until the next call; *eof at the end. */
-enum nl_err nl_subsdb_next(struct nl_subsdb *db, struct nl_row **row, bool *eof);
+/* The next row of the old list (see nl_list_next), valid until the next call; *eof at the end. */
+enum nl_err nl_subsdb_next(struct nl_subsdb *db, struct nl_sub **row, bool *eof);
 /* A row of empty fields to fill in and put, valid until the next call. */
-struct nl_row *nl_subsdb_new_row(struct nl_subsdb *db);
+struct nl_sub *nl_subsdb_new_row(struct nl_subsdb *db);
 /* Write a row to the new list (nothing, when read only). */
-enum nl_err nl_subsdb_put(struct nl_subsdb *db, const struct nl_row *row);
+enum nl_err nl_subsdb_put(struct nl_subsdb *db, const struct nl_sub *row);
 /* Flush, fsync, rename over the list, fsync the folder. On failure the old list stays. */
 enum nl_err nl_subsdb_commit(struct nl_subsdb *db);
 

@@ -328,7 +328,7 @@ static void dry_line(struct cron *c, const struct nl_sched_post *p)
 	struct nl_progress pr;
 	bool send = p->when == NL_WHEN_DUE || p->when == NL_WHEN_RESUME;
 	explain(c, p, &why);
-	if (send && !nl_schedule_progress(c->cfg, p->post->slug, true, &pr))
+	if (send && !nl_schedule_progress(c->cfg, p->post, true, &pr))
 		nl_buf_addf(&why, "; %zu recipient%s to send to", pr.left, pr.left == 1 ? "" : "s");
 	if (nl_buf_err(&why))
 		failed(c, NL_ENOMEM);
@@ -383,7 +383,7 @@ static void add_progress(struct cron *c, const struct nl_sched_post *p, struct n
 {
 	struct nl_progress pr;
 	bool done = p->when == NL_WHEN_DONE;
-	if (nl_schedule_progress(c->cfg, p->post->slug, !done, &pr)) {
+	if (nl_schedule_progress(c->cfg, p->post, !done, &pr)) {
 		nl_buf_addf(b, "(%s)", nl_errmsg());
 		return;
 	}

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
+#include "recipients.h"
 
 static const char help[] =
 	"usage: newsletter preview POST.md [-o DIR] [--subscribers FILE]\n"
@@ -17,21 +18,29 @@ static const char help[] =
 	"for the first active subscriber, or a sample reader) and prints their\n"
 	"paths. Drafts can be previewed. DIR defaults to out/.\n";
 
-/* The first active subscriber of the list, if there is a list. */
-static enum nl_err sample_reader(const char *path, struct nl_subs **subs, struct nl_sub **row)
+/* The first recipient of the post on the list, else a sample reader (no list yet, or nobody on it). */
+struct sample {
+	struct nl_recipients *rcpts;
+	struct nl_sub row;
+	const char *f[NL_LIST_MAX_COLS];
+};
+
+static enum nl_err sample_reader(const struct nl_config *cfg, const struct nl_post *post,
+				 struct sample *s, const struct nl_sub **row)
 {
-	static const char *const no_cols[] = {""};
-	static struct nl_sub sample = {.email = "reader@example.com", .name = "Sample Reader",
-				       .status = "active", .token = "", .cols = no_cols};
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = post, .missing_ok = true};
+	struct nl_recipient rc;
 	bool eof = false;
-	enum nl_err e;
-	*row = &sample;
-	if (nl_subs_open(path, subs))
-		return NL_OK; /* no list yet: the sample reader will do */
-	while (!(e = nl_subs_next(*subs, row, &eof)) && !eof && (*row)->skip)
-		;
-	if (e || eof)
-		*row = &sample;
+	enum nl_err e = nl_recipients_open(&ro, &s->rcpts);
+	while (!e && !(e = nl_recipients_next(s->rcpts, &rc, &eof)) && !eof)
+		if (rc.skip == NL_SKIP_NONE) {
+			*row = rc.row;
+			return NL_OK;
+		}
+	nl_sub_init(&s->row, s->f, s->rcpts ? nl_list_ncols(nl_recipients_list(s->rcpts)) : NL_COL_FIXED,
+		    "reader@example.com", "Sample Reader");
+	*row = &s->row;
 	return e;
 }
 
@@ -48,14 +57,14 @@ static enum nl_err write_file(const char *dir, const char *slug, const char *ext
 
 static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const char *dir)
 {
-	struct nl_subs *subs = NULL;
-	struct nl_sub *row;
+	struct sample smp = {0};
+	const struct nl_sub *row = NULL;
 	struct nl_campaign *local = NULL, *mail = NULL;
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, eml = NL_BUF_INIT;
 	char msgid[NL_MSGID_MAX];
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
-	enum nl_err e = sample_reader(cfg->subscribers, &subs, &row);
-	o.subs = subs;
+	enum nl_err e = sample_reader(cfg, post, &smp, &row);
+	o.list = smp.rcpts ? nl_recipients_list(smp.rcpts) : NULL;
 	if (e)
 		goto out;
 	o.local_images = true;
@@ -75,7 +84,7 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 out:
 	nl_campaign_free(local);
 	nl_campaign_free(mail);
-	nl_subs_close(subs);
+	nl_recipients_close(smp.rcpts);
 	nl_buf_free(&html);
 	nl_buf_free(&text);
 	nl_buf_free(&eml);

@@ -5,11 +5,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "addrmap.h"
 #include "cmd.h"
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
+#include "recipients.h"
 #include "sendrun.h"
 #include "addr.h"
 #include <signal.h>
@@ -55,9 +55,10 @@ struct tally {
 	size_t sent, skipped, bytes;
 };
 
-static void report_skip(const struct nl_sub *row, const char *why)
+static void report_skip(const struct nl_recipient *rc)
 {
-	printf("  skipped line %zu %s: %s\n", row->line, *row->email ? row->email : "(empty)", why);
+	printf("  skipped line %zu %s: %s\n", rc->row->line, *rc->row->email ? rc->row->email : "(empty)",
+	       nl_skip_text(rc->row, rc->skip));
 }
 
 static enum nl_err dry_one(const struct nl_campaign *c, const struct nl_sub *row, const char *dir,
@@ -75,45 +76,45 @@ static enum nl_err dry_one(const struct nl_campaign *c, const struct nl_sub *row
 	return nl_write_atomic(path, msg->data, msg->len);
 }
 
+/* Every recipient's message as a file: the same walk of the list as a send, without the log. */
 static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *post,
 			   const char *dir, struct tally *t)
 {
-	struct nl_subs *subs = NULL;
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = post,
+					.interrupted = &nl_cmd_interrupted};
+	struct nl_recipients *rcpts = NULL;
 	struct nl_campaign *camp = NULL;
-	struct nl_addrmap seen = {0};
 	struct nl_buf msg = NL_BUF_INIT;
-	struct nl_sub *row;
+	struct nl_recipient rc;
 	bool eof = false;
 	enum nl_err e;
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
-	if ((e = nl_subs_open(cfg->subscribers, &subs)))
+	nl_cmd_signals();
+	if ((e = nl_recipients_open(&ro, &rcpts)))
 		return e;
-	o.subs = subs;
+	o.list = nl_recipients_list(rcpts);
 	if ((e = nl_campaign_new(&o, &camp)) || (e = nl_mkdirs(dir)))
 		goto out;
-	while (!(e = nl_subs_next(subs, &row, &eof)) && !eof) {
-		if (row->skip) {
+	while (!(e = nl_recipients_next(rcpts, &rc, &eof)) && !eof) {
+		if (rc.skip != NL_SKIP_NONE) {
 			t->skipped++;
-			report_skip(row, row->skip);
+			report_skip(&rc);
 			continue;
 		}
-		if (nl_addrmap_get(&seen, row->email)) {
-			t->skipped++;
-			report_skip(row, "duplicate address");
-			continue;
-		}
-		if ((e = nl_addrmap_set(&seen, row->email, 1)))
+		if (nl_cmd_interrupted) {
+			e = nl_errf(NL_EINTERRUPTED, "interrupted: %zu messages written", t->sent);
 			break;
-		if ((e = dry_one(camp, row, dir, t->sent + 1, &msg)))
+		}
+		if ((e = dry_one(camp, rc.row, dir, t->sent + 1, &msg)))
 			break;
 		t->sent++;
 		t->bytes += msg.len;
 	}
 out:
 	nl_buf_free(&msg);
-	nl_addrmap_free(&seen);
 	nl_campaign_free(camp);
-	nl_subs_close(subs);
+	nl_recipients_close(rcpts);
 	return e;
 }
 

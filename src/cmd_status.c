@@ -5,8 +5,8 @@
 
 #include "cmd.h"
 #include "sendlog.h"
-#include "sendrun.h"
-#include "subs.h"
+#include "recipients.h"
+#include "subscriber.h"
 
 static const char help[] =
 	"usage: newsletter status POST.md [--log FILE] [--subscribers FILE]\n"
@@ -31,6 +31,15 @@ static void print_status(const struct nl_post *post, const struct nl_sendstate *
 		printf("  proof copies       %zu\n", st->tests);
 	if (st->last_sent > st->first && st->first > 0)
 		printf("  rate               %.1f msg/s\n", (double)st->sent / (st->last_sent - st->first));
+}
+
+static enum nl_err count(const struct nl_config *cfg, const struct nl_post *post, struct nl_sendstate *st,
+			 size_t by_event[NL_EV_COUNTED])
+{
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .post = post, .state = &st->last,
+					.interrupted = &nl_cmd_interrupted};
+	nl_cmd_signals();
+	return nl_recipients_count(&ro, by_event);
 }
 
 int cmd_status(struct nl_cli *cli, int argc, char **argv)
@@ -65,7 +74,7 @@ int cmd_status(struct nl_cli *cli, int argc, char **argv)
 	    !(e = subs ? nl_config_set(&cfg->subscribers, subs) : NL_OK) &&
 	    !(e = nl_post_load(argv[optind], &post)) &&
 	    !(e = nl_sendlog_scan(cfg->log, post->slug, &st)) &&
-	    !(e = nl_sendstate_count_list(cfg->subscribers, &st, by_event))) {
+	    !(e = count(cfg, post, &st, by_event))) {
 		for (size_t i = 0; i < NL_ARRAY_LEN(by_event); i++)
 			active += by_event[i];
 		left = by_event[NL_EV_NONE];

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "import.h"
 #include "log.h"
+#include "recipients.h"
 #include "subsdb.h"
 
 static const char help[] =
@@ -147,99 +148,45 @@ static enum nl_err do_resubscribe(struct run *r, struct args *a)
 	return set_status(r, a->pos[0], NL_STATUS_ACTIVE, true);
 }
 
-/*
- * A listed row waits one row for its duplicate check: its slot in the big,
- * randomly probed address map is prefetched meanwhile, which hides most of a
- * cache miss per row (the largest cost of listing a million rows).
- */
-struct held_row {
-	bool set;
-	uint64_t h;
-	size_t line;
-	struct nl_buf email, status, name;
-};
-
-static void hold_row(struct held_row *p, const struct nl_sub *row, uint64_t h)
-{
-	nl_buf_reset(&p->email);
-	nl_buf_reset(&p->status);
-	nl_buf_reset(&p->name);
-	nl_buf_adds(&p->email, row->email);
-	nl_buf_adds(&p->status, row->status);
-	nl_buf_adds(&p->name, row->name);
-	p->h = h;
-	p->line = row->line;
-	p->set = true;
-}
-
-static enum nl_err list_held(struct run *r, struct args *a, struct nl_addrmap *seen,
-			     struct held_row *p, enum nl_status only, size_t *count)
-{
-	enum nl_err e;
-	if (!p->set)
-		return NL_OK;
-	p->set = false;
-	if ((e = nl_buf_err(&p->email)) || (e = nl_buf_err(&p->status)) || (e = nl_buf_err(&p->name)))
-		return e;
-	if (nl_addrmap_get_hash(seen, p->h)) {
-		nl_warn("%s:%zu: skipped: %s is on an earlier row too", r->path, p->line, p->email.data);
-		return NL_OK;
-	}
-	if ((e = nl_addrmap_set_hash(seen, p->h, 1)))
-		return e;
-	if (only && nl_status_parse(p->status.data) != only)
-		return NL_OK;
-	(*count)++;
-	if (!a->count)
-		printf("%s\t%s\t%s\n", p->email.data, p->status.data, p->name.data);
-	return NL_OK;
-}
-
-/* What send sees: valid, not duplicated; optionally one status only. */
+/* What send sees: the first row of each valid address, whatever its status; optionally one status only. */
 static enum nl_err do_list(struct run *r, struct args *a)
 {
-	struct nl_subs *s = NULL;
-	struct nl_sub *row;
-	struct nl_addrmap seen = {0};
-	struct held_row held = {false, 0, 0, NL_BUF_INIT, NL_BUF_INIT, NL_BUF_INIT};
+	struct nl_recipients_opts ro = {.path = r->path, .secret = r->db.secret, .list_id = r->db.list_id,
+					.interrupted = &nl_cmd_interrupted};
+	struct nl_recipients *rcpts = NULL;
+	struct nl_recipient rc;
 	enum nl_status only = NL_STATUS_UNKNOWN;
 	enum nl_err e = NL_OK;
-	size_t count = 0, lines = 0;
+	size_t count = 0;
 	bool eof = false;
 	if (a->status && (only = status_arg(a->status, &e), e))
 		return e;
-	/* One allocation for the whole list instead of rehashing while it doubles. */
-	if ((e = nl_count_lines(r->path, &lines)) || (e = nl_addrmap_reserve(&seen, lines)) ||
-	    (e = nl_subs_open(r->path, &s)))
-		goto out;
-	while (!(e = nl_subs_next(s, &row, &eof)) && !eof) {
-		if (row->skip && row->skip != row->status) {
-			nl_warn("%s:%zu: skipped: %s", r->path, row->line, row->skip);
+	nl_cmd_signals();
+	if ((e = nl_recipients_open(&ro, &rcpts)))
+		return e;
+	while (!(e = nl_recipients_next(rcpts, &rc, &eof)) && !eof) {
+		const struct nl_sub *row = rc.row;
+		if (rc.skip != NL_SKIP_NONE && rc.skip != NL_SKIP_STATUS) {
+			nl_warn("%s:%zu: skipped: %s%s%s", r->path, row->line, *row->email ? row->email : "",
+				*row->email ? ": " : "", nl_skip_text(row, rc.skip));
 			continue;
 		}
-		uint64_t h = nl_addr_hash(row->email);
-		nl_addrmap_prefetch(&seen, h);
-		if ((e = list_held(r, a, &seen, &held, only, &count)))
-			break;
-		hold_row(&held, row, h);
+		if (only && row->status != only)
+			continue;
+		count++;
+		if (!a->count)
+			printf("%s\t%s\t%s\n", row->email, row->f[NL_COL_STATUS], row->name);
 	}
-	if (!e)
-		e = list_held(r, a, &seen, &held, only, &count);
 	if (!e && a->count)
 		printf("%zu\n", count);
-out:
-	nl_buf_free(&held.email);
-	nl_buf_free(&held.status);
-	nl_buf_free(&held.name);
-	nl_addrmap_free(&seen);
-	nl_subs_close(s);
+	nl_recipients_close(rcpts);
 	return e;
 }
 
 static enum nl_err do_show(struct run *r, struct args *a)
 {
 	struct nl_subsdb *db = NULL;
-	struct nl_row *row;
+	struct nl_sub *row;
 	bool eof, found = false;
 	enum nl_err e = nl_subsdb_open(r->path, &r->db, &db);
 	while (!e && !(e = nl_subsdb_next(db, &row, &eof)) && !eof) {

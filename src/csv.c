@@ -6,7 +6,14 @@
 #include <string.h>
 
 /* Bytes that end a run of plain field text: bit 1 outside quotes, bit 2 inside. */
-static const unsigned char stops[256] = {[','] = 1, ['\r'] = 1, ['"'] = 3, ['\n'] = 3, [0] = 3};
+static void set_sep(struct nl_csv *c, int sep)
+{
+	memset(c->stops, 0, sizeof c->stops);
+	c->stops['\r'] = 1;
+	c->stops['"'] = c->stops['\n'] = c->stops[0] = 3;
+	c->stops[(unsigned char)sep] = 1;
+	c->sep = sep;
+}
 
 void nl_csv_init(struct nl_csv *c, FILE *f, const char *name)
 {
@@ -14,6 +21,7 @@ void nl_csv_init(struct nl_csv *c, FILE *f, const char *name)
 	c->f = f;
 	c->name = name;
 	c->next_line = 1;
+	set_sep(c, ',');
 	nl_buf_init(&c->rec);
 }
 
@@ -78,7 +86,7 @@ static void take_run(struct nl_csv *c, unsigned char mask)
 	const unsigned char *p = (const unsigned char *)c->in + c->in_pos;
 	const unsigned char *e = (const unsigned char *)c->in + c->in_len, *s = p;
 	unsigned char high = 0;
-	while (p < e && !(stops[*p] & mask))
+	while (p < e && !(c->stops[*p] & mask))
 		high |= *p++;
 	c->nonascii |= high >= 0x80;
 	nl_buf_add(&c->rec, s, (size_t)(p - s));
@@ -124,7 +132,7 @@ static enum nl_err quoted(struct nl_csv *c, int *after)
 static enum nl_err unquoted(struct nl_csv *c, int ch, int *end)
 {
 	for (;;) {
-		if (ch == ',' || ch == '\n' || ch == '\r' || ch == EOF) {
+		if (ch == c->sep || ch == '\n' || ch == '\r' || ch == EOF) {
 			*end = ch;
 			return NL_OK;
 		}
@@ -162,7 +170,7 @@ static enum nl_err read_record(struct nl_csv *c, bool *eof)
 			c->quoted = true;
 			if ((e = quoted(c, &ch)))
 				return e;
-			if (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF)
+			if (ch != c->sep && ch != '\n' && ch != '\r' && ch != EOF)
 				return nl_errf(NL_EDATA, "%s:%zu: text after a closing quote "
 					       "(a quote inside a field is written \"\")", c->name, c->line);
 		} else if ((e = unquoted(c, ch, &ch))) {
@@ -176,7 +184,7 @@ static enum nl_err read_record(struct nl_csv *c, bool *eof)
 		}
 		if ((e = end_field(c)))
 			return e;
-		if (ch != ',')
+		if (ch != c->sep)
 			return ch == EOF && c->io_errno ? at_eof(c, "") : nl_buf_err(&c->rec);
 		ch = getch(c);
 	}
@@ -191,12 +199,38 @@ static void skip_bom(struct nl_csv *c)
 		c->in_pos += 3;
 }
 
+/*
+ * Spreadsheets in many locales write ';' (some tabs) where others write ','.
+ * The first line decides: the separator it holds most of outside quotes.
+ */
+static void sniff_sep(struct nl_csv *c)
+{
+	size_t n[3] = {0, 0, 0};
+	bool q = false;
+	for (size_t i = c->in_pos; i < c->in_len; i++) {
+		char ch = c->in[i];
+		if (ch == '"')
+			q = !q;
+		else if (!q && (ch == '\n' || ch == '\r'))
+			break;
+		else if (!q)
+			n[0] += ch == ',', n[1] += ch == ';', n[2] += ch == '\t';
+	}
+	if (n[1] > n[0] && n[1] >= n[2])
+		set_sep(c, ';');
+	else if (n[2] > n[0] && n[2] > n[1])
+		set_sep(c, '\t');
+}
+
 enum nl_err nl_csv_next(struct nl_csv *c, bool *eof)
 {
 	enum nl_err e;
 	*eof = false;
-	if (!c->started)
+	if (!c->started) {
 		skip_bom(c);
+		if (c->sniff)
+			sniff_sep(c);
+	}
 	for (;;) {
 		nl_buf_reset(&c->rec);
 		c->nfields = 0;

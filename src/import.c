@@ -851,7 +851,7 @@ static void note(struct imp *im, const char *what)
 	nl_buf_adds(&im->why, what);
 }
 
-static void update_fields(struct imp *im, struct nl_row *r, const char **s)
+static void update_fields(struct imp *im, struct nl_sub *r, const char **s)
 {
 	if (*s[NL_COL_NAME] && strcmp(s[NL_COL_NAME], r->f[NL_COL_NAME])) {
 		r->f[NL_COL_NAME] = s[NL_COL_NAME];
@@ -870,7 +870,7 @@ static void update_fields(struct imp *im, struct nl_row *r, const char **s)
 	}
 }
 
-static void update_row(struct imp *im, struct nl_row *r)
+static void update_row(struct imp *im, struct nl_sub *r)
 {
 	const char **s = im->sp.f;
 	enum nl_status want = nl_status_parse(s[NL_COL_STATUS]), now;
@@ -901,7 +901,7 @@ static void update_row(struct imp *im, struct nl_row *r)
 
 static enum nl_err pass_list(struct imp *im)
 {
-	struct nl_row *r;
+	struct nl_sub *r;
 	bool eof;
 	uint64_t h, v;
 	enum nl_err e;
@@ -928,7 +928,7 @@ static enum nl_err pass_list(struct imp *im)
 static enum nl_err add_row(struct imp *im)
 {
 	const char **s = im->sp.f, *now = nl_subsdb_now(im->db);
-	struct nl_row *r = nl_subsdb_new_row(im->db);
+	struct nl_sub *r = nl_subsdb_new_row(im->db);
 	char token[NL_TOKEN_LEN + 1];
 	for (size_t i = 0; i < NL_COL_FIXED; i++)
 		r->f[i] = s[i];
@@ -1041,7 +1041,7 @@ static void json_string(struct nl_buf *b, const char *s)
 }
 
 /* listmonk keeps extra fields as one JSON object. */
-static const char *attributes(struct exp *x, const struct nl_row *r)
+static const char *attributes(struct exp *x, const struct nl_sub *r)
 {
 	size_t n = nl_subsdb_ncols(x->db);
 	if (x->c_attrs >= 0 && *r->f[x->c_attrs])
@@ -1073,7 +1073,7 @@ static void cell(struct exp *x, const char *s)
 }
 
 /* First and last name: the columns a Mailchimp import left, else the name split at its first space. */
-static void split_name(struct exp *x, const struct nl_row *r)
+static void split_name(struct exp *x, const struct nl_sub *r)
 {
 	const char *name = r->f[NL_COL_NAME], *sp = strchr(name, ' ');
 	nl_buf_reset(&x->first);
@@ -1087,7 +1087,7 @@ static void split_name(struct exp *x, const struct nl_row *r)
 	nl_buf_adds(&x->last, sp ? sp + 1 : "");
 }
 
-static void mailchimp_cells(struct exp *x, const struct nl_row *r)
+static void mailchimp_cells(struct exp *x, const struct nl_sub *r)
 {
 	split_name(x, r);
 	cell(x, r->f[NL_COL_EMAIL]);
@@ -1128,7 +1128,7 @@ static void header_cells(struct exp *x)
 	}
 }
 
-static void row_cells(struct exp *x, const struct nl_row *r)
+static void row_cells(struct exp *x, const struct nl_sub *r)
 {
 	x->ncells = 0;
 	if (x->f == NL_FMT_CSV) {
@@ -1183,7 +1183,7 @@ enum nl_err nl_export(const char *list, const struct nl_subsdb_opts *dbo, enum n
 {
 	struct exp x = {.f = f, .write = write, .ctx = ctx};
 	struct nl_subsdb_opts ro = *dbo;
-	struct nl_row *r;
+	struct nl_sub *r;
 	bool eof;
 	enum nl_err e;
 	nl_buf_init(&x.out);

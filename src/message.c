@@ -507,8 +507,8 @@ enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign
 		nl_campaign_free(c);
 		return nl_errf(NL_ECONFIG, "%s: 'images: link' needs 'base_url'", o->cfg->path);
 	}
-	for (size_t i = 0; o->subs && i < nl_subs_ncols(o->subs) && i < NL_CSV_MAX_FIELDS; i++) {
-		snprintf(c->colnames[i], sizeof c->colnames[i], "%s", nl_subs_colname(o->subs, i));
+	for (size_t i = 0; o->list && i < nl_list_ncols(o->list) && i < NL_CSV_MAX_FIELDS; i++) {
+		snprintf(c->colnames[i], sizeof c->colnames[i], "%s", nl_list_colname(o->list, i));
 		c->ncols++;
 	}
 	if ((e = prepare(c))) {

@@ -15,8 +15,8 @@
 
 #include "addrmap.h"
 #include "buf.h"
-#include "sendrun.h"
-#include "subs.h"
+#include "recipients.h"
+#include "subscriber.h"
 
 #define TZ_DIR_DEFAULT "/usr/share/zoneinfo"
 #define DAY 86400
@@ -478,11 +478,11 @@ void nl_schedule_free(struct nl_schedule *s)
 
 /* ---- progress ---- */
 
-enum nl_err nl_schedule_progress(const struct nl_config *cfg, const char *slug, bool with_list,
+enum nl_err nl_schedule_progress(const struct nl_config *cfg, const struct nl_post *post, bool with_list,
 				 struct nl_progress *out)
 {
 	struct nl_sendstate st;
-	enum nl_err e = nl_sendlog_scan(cfg->log, slug, &st);
+	enum nl_err e = nl_sendlog_scan(cfg->log, post->slug, &st);
 	memset(out, 0, sizeof *out);
 	if (e)
 		return e;
@@ -492,7 +492,8 @@ enum nl_err nl_schedule_progress(const struct nl_config *cfg, const char *slug, 
 	out->in_doubt = st.in_doubt;
 	if (with_list) {
 		size_t by[NL_EV_COUNTED] = {0};
-		e = nl_sendstate_count_list(cfg->subscribers, &st, by);
+		struct nl_recipients_opts ro = {.path = cfg->subscribers, .post = post, .state = &st.last};
+		e = nl_recipients_count(&ro, by);
 		out->left = by[NL_EV_NONE] + by[NL_EV_INTENT] + by[NL_EV_DEFERRED];
 	}
 	nl_sendstate_free(&st);

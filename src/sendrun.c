@@ -14,21 +14,16 @@
 #include "message.h"
 #include "sendlog.h"
 #include "smtp.h"
-#include "subs.h"
-
-/* Bits beside the log's last event in the address map. */
-#define SEEN_PLAN 0x80 /* counted by the plan pass */
-#define SEEN_RUN 0x40  /* handed to the sender in this run */
-#define EV_MASK 0x0f
+#include "recipients.h"
+#include "subscriber.h"
 
 struct nl_sendrun {
 	struct nl_send_opts o;
 	struct nl_sendlog *log;
 	bool own_log;			/* opened here, not lent by the caller */
 	struct nl_sendstate st;
-	size_t lines;			/* in the list: sizes the address map once (nl_addrmap_reserve) */
 	struct nl_send_plan plan;
-	struct nl_subs *subs;		/* the send pass's reader */
+	struct nl_recipients *rcpts;	/* open from the plan to the send: what was confirmed is sent */
 	struct nl_campaign *camp;
 	char *password;
 	size_t taken;			/* jobs handed out, for --limit */
@@ -47,11 +42,11 @@ static double now_real(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static enum decision decide(const struct nl_send_opts *o, uint8_t ev)
+static enum decision decide(const struct nl_send_opts *o, enum nl_event last)
 {
 	if (o->resend)
 		return D_SEND;
-	switch (ev & EV_MASK) {
+	switch (last) {
 	case NL_EV_SENT: return D_SENT;
 	case NL_EV_FAILED: return o->retry_failed ? D_SEND : D_FAILED;
 	case NL_EV_INTENT: return o->skip_in_doubt ? D_IN_DOUBT : D_SEND;
@@ -60,52 +55,46 @@ static enum decision decide(const struct nl_send_opts *o, uint8_t ev)
 }
 
 /* One row of the plan pass. */
-static enum nl_err plan_row(struct nl_sendrun *r, const struct nl_sub *row)
+static void plan_row(struct nl_sendrun *r, const struct nl_recipient *rc)
 {
 	struct nl_send_plan *p = &r->plan;
 	p->rows++;
-	if (row->skip) {
-		if (strcasecmp(row->status, "active") && !(*row->email && strstr(row->skip, "address")))
-			p->inactive++;
-		else
-			p->invalid++;
-		return NL_OK;
-	}
-	uint64_t h = nl_addr_hash(row->email);
-	uint8_t v = nl_addrmap_get_hash(&r->st.last, h);
-	if (v & SEEN_PLAN) {
-		p->duplicates++;
-		return NL_OK;
+	switch (rc->skip) {
+	case NL_SKIP_NONE: break;
+	case NL_SKIP_STATUS: case NL_SKIP_SUPPRESSED: p->inactive++; return;
+	case NL_SKIP_DUPLICATE: p->duplicates++; return;
+	case NL_SKIP_AUDIENCE: p->outside_audience++; return;
+	default: p->invalid++; return;
 	}
 	p->active++;
-	switch (decide(&r->o, v)) {
+	switch (decide(&r->o, rc->last)) {
 	case D_SENT: p->already_sent++; break;
 	case D_FAILED: p->failed_skipped++; break;
 	case D_IN_DOUBT: p->in_doubt++; break;
 	case D_SEND:
-		if ((v & EV_MASK) == NL_EV_INTENT)
+		if (rc->last == NL_EV_INTENT)
 			p->in_doubt++;
-		if ((v & EV_MASK) == NL_EV_DEFERRED)
+		if (rc->last == NL_EV_DEFERRED)
 			p->deferred++;
 		if (!r->o.limit || p->pending < r->o.limit)
 			p->pending++;
 		break;
 	}
-	return nl_addrmap_set_hash(&r->st.last, h, (uint8_t)(v | SEEN_PLAN));
 }
 
 static enum nl_err plan(struct nl_sendrun *r)
 {
-	struct nl_subs *s = NULL;
-	struct nl_sub *row;
+	const struct nl_config *cfg = r->o.cfg;
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = r->o.post, .state = &r->st.last,
+					.interrupted = r->o.interrupted};
+	struct nl_recipient rc;
 	bool eof = false;
-	/* The scan sized the map for the list; a log with more grows it once more. */
-	enum nl_err e = nl_addrmap_reserve(&r->st.last, r->lines > r->st.last.m.n ? r->lines : r->st.last.m.n);
+	enum nl_err e = nl_recipients_open(&ro, &r->rcpts);
+	while (!e && !(e = nl_recipients_next(r->rcpts, &rc, &eof)) && !eof)
+		plan_row(r, &rc);
 	if (!e)
-		e = nl_subs_open(r->o.cfg->subscribers, &s);
-	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof)
-		e = plan_row(r, row);
-	nl_subs_close(s);
+		r->plan.audience = nl_recipients_audience(r->rcpts);
 	if (r->o.test_to)
 		r->plan.pending = 1;
 	return e;
@@ -126,8 +115,7 @@ enum nl_err nl_sendrun_open(const struct nl_send_opts *o, struct nl_sendrun **ou
 	r->own_log = !o->log;
 	if ((e = nl_smtp_prepare(o->cfg, &r->password)) ||
 	    (r->own_log && (e = nl_sendlog_open(o->cfg->log, what, &r->log))) ||
-	    (e = nl_count_lines(o->cfg->subscribers, &r->lines)) ||
-	    (e = nl_sendlog_scan_sized(o->cfg->log, o->post->slug, r->lines, &r->st)) ||
+	    (e = nl_sendlog_scan(o->cfg->log, o->post->slug, &r->st)) ||
 	    (e = plan(r))) {
 		nl_sendrun_close(r);
 		return e;
@@ -145,14 +133,14 @@ const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r)
 
 static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *eof)
 {
-	/* No row: NULL columns read as "" however many the list has. */
-	struct nl_sub sub = {.email = r->o.test_to, .name = "", .status = "active", .token = "",
-			     .cols = NULL};
+	const char *f[NL_LIST_MAX_COLS];
+	struct nl_sub sub;
 	if (r->test_done) {
 		*eof = true;
 		return NL_OK;
 	}
 	r->test_done = true;
+	nl_sub_init(&sub, f, nl_list_ncols(nl_recipients_list(r->rcpts)), r->o.test_to, "");
 	snprintf(j->rcpt, sizeof j->rcpt, "%s", r->o.test_to);
 	return nl_campaign_message(r->camp, &sub, &j->msg, j->msgid);
 }
@@ -160,28 +148,22 @@ static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *
 static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 {
 	struct nl_sendrun *r = ctx;
-	struct nl_sub *row;
+	struct nl_recipient rc;
 	enum nl_err e;
 	if (r->o.test_to)
 		return next_test(r, j, eof);
-	while (!(e = nl_subs_next(r->subs, &row, eof)) && !*eof) {
-		if (row->skip)
-			continue;
-		uint64_t h = nl_addr_hash(row->email);
-		uint8_t v = nl_addrmap_get_hash(&r->st.last, h);
-		if ((v & SEEN_RUN) || decide(&r->o, v) != D_SEND)
+	while (!(e = nl_recipients_next(r->rcpts, &rc, eof)) && !*eof) {
+		if (rc.skip != NL_SKIP_NONE || decide(&r->o, rc.last) != D_SEND)
 			continue;
 		if (r->o.limit && r->taken >= r->o.limit) {
 			*eof = true;
 			return NL_OK;
 		}
-		if ((e = nl_addrmap_set_hash(&r->st.last, h, (uint8_t)(v | SEEN_RUN))))
-			return e;
 		r->taken++;
-		if (strlen(row->email) >= sizeof j->rcpt)
-			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, row->line);
-		memcpy(j->rcpt, row->email, strlen(row->email) + 1);
-		return nl_campaign_message(r->camp, row, &j->msg, j->msgid);
+		if (strlen(rc.row->email) >= sizeof j->rcpt)
+			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, rc.row->line);
+		memcpy(j->rcpt, rc.row->email, strlen(rc.row->email) + 1);
+		return nl_campaign_message(r->camp, rc.row, &j->msg, j->msgid);
 	}
 	return e;
 }
@@ -270,10 +252,8 @@ enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 	struct nl_smtp_source src = {src_next, src_attempt, src_result, r};
 	enum nl_err e;
 	r->t0 = now_real();
-	if ((e = nl_subs_open(cfg->subscribers, &r->subs)))
-		goto out;
-	co.subs = r->subs;
-	if ((e = nl_campaign_new(&co, &r->camp)))
+	co.list = nl_recipients_list(r->rcpts);
+	if ((e = nl_recipients_rewind(r->rcpts)) || (e = nl_campaign_new(&co, &r->camp)))
 		goto out;
 	if (so.connections > (int)r->plan.pending && r->plan.pending)
 		so.connections = (int)r->plan.pending;
@@ -296,7 +276,7 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 	if (r->log && r->own_log)
 		e = nl_sendlog_close(r->log);
 	nl_sendstate_free(&r->st);
-	nl_subs_close(r->subs);
+	nl_recipients_close(r->rcpts);
 	nl_campaign_free(r->camp);
 	if (r->password) {
 		memset(r->password, 0, strlen(r->password));
@@ -304,26 +284,5 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 	}
 	pthread_mutex_destroy(&r->lock);
 	free(r);
-	return e;
-}
-
-enum nl_err nl_sendstate_count_list(const char *list, struct nl_sendstate *st,
-				    size_t by_event[NL_EV_COUNTED])
-{
-	struct nl_subs *s = NULL;
-	struct nl_sub *row;
-	bool eof = false;
-	enum nl_err e = nl_subs_open(list, &s);
-	while (!e && !(e = nl_subs_next(s, &row, &eof)) && !eof) {
-		if (row->skip)
-			continue;
-		uint64_t h = nl_addr_hash(row->email);
-		uint8_t v = nl_addrmap_get_hash(&st->last, h);
-		if (v & SEEN_PLAN)
-			continue; /* a duplicate row */
-		by_event[(v & EV_MASK) < NL_EV_COUNTED ? (v & EV_MASK) : NL_EV_NONE]++;
-		e = nl_addrmap_set_hash(&st->last, h, (uint8_t)(v | SEEN_PLAN));
-	}
-	nl_subs_close(s);
 	return e;
 }

@@ -18,27 +18,19 @@
 
 #define OUT_CHUNK ((size_t)1 << 17)
 
-static const char *const fixed_cols[NL_COL_FIXED] = {
-	"email", "name", "status", "token", "created_at", "updated_at",
-};
-
 struct nl_subsdb {
 	struct nl_subsdb_opts o;
 	char *path, *dir, *tmp, *lockpath;
 	int lockfd, outfd;
-	FILE *f;			/* the old list; NULL if there is none */
-	struct nl_csv csv;
+	struct nl_list *list;		/* the old list, read through the one list reader */
 	mode_t mode;			/* of the old list, kept for the new one */
 	char *cols[NL_CSV_MAX_FIELDS];	/* output column names */
 	size_t ncols;
-	int map[NL_CSV_MAX_FIELDS];	/* old column -> output column */
-	size_t nold;
-	const char *fields[NL_CSV_MAX_FIELDS];
-	struct nl_row row;
+	const char *fields[NL_CSV_MAX_FIELDS];	/* a new row's */
+	struct nl_sub row;
 	struct nl_buf out;
 	bool begun, committed;
 	char now[NL_TIME_LEN + 1];
-	char token[NL_TOKEN_LEN + 1];
 };
 
 void nl_time_format(time_t t, char out[NL_TIME_LEN + 1])
@@ -118,54 +110,20 @@ static int find_col(const struct nl_subsdb *db, const char *name)
 	return -1;
 }
 
-/* Map the old header onto the store's: its own columns first, extras after, in their order. */
-static enum nl_err read_header(struct nl_subsdb *db)
-{
-	bool eof, taken[NL_COL_FIXED] = {false};
-	size_t idx;
-	enum nl_err e = nl_csv_next(&db->csv, &eof);
-	if (e)
-		return e;
-	if (eof)
-		return NL_OK; /* an empty file is an empty list */
-	db->nold = db->csv.nfields;
-	for (size_t i = 0; i < db->nold; i++) {
-		const char *name = nl_field_trim(db->csv.fields[i]);
-		int j = find_col(db, name);
-		if (j >= 0 && j < NL_COL_FIXED && !taken[j]) {
-			taken[j] = true; /* the first column of a fixed name is the one */
-			db->map[i] = j;
-			continue;
-		}
-		if ((e = add_col(db, name, &idx)))
-			return e;
-		db->map[i] = (int)idx;
-	}
-	for (size_t i = 0; i < db->nold; i++)
-		if (db->map[i] == NL_COL_EMAIL)
-			return NL_OK;
-	return nl_errf(NL_EDATA, "%s:1: no 'email' column in the header", db->path);
-}
-
+/* The old list through the one reader; the output starts with its columns. */
 static enum nl_err open_old(struct nl_subsdb *db)
 {
-	struct stat st;
-	int fd = open(db->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && (db->o.write || db->o.missing_ok))
-		return NL_OK;
-	if (fd < 0 && errno == ENOENT)
-		return nl_errf(NL_ENOINPUT, "%s: no list yet ('subscribers add' or 'subscribers import' makes one)",
-			       db->path);
-	if (fd < 0)
-		return nl_errf(NL_ENOINPUT, "%s: cannot open: %s", db->path, strerror(errno));
-	if (!fstat(fd, &st))
-		db->mode = st.st_mode & 0777;
-	if (!(db->f = fdopen(fd, "rb"))) {
-		close(fd);
-		return nl_errf(NL_ENOMEM, "out of memory");
-	}
-	nl_csv_init(&db->csv, db->f, db->path);
-	return read_header(db);
+	struct nl_list_opts lo = {.secret = db->o.secret, .list_id = db->o.list_id,
+				  .missing_ok = db->o.write || db->o.missing_ok};
+	size_t idx;
+	enum nl_err e = nl_list_open(db->path, &lo, &db->list);
+	if (e)
+		return e;
+	db->mode = nl_list_mode(db->list);
+	for (size_t i = 0; i < nl_list_ncols(db->list); i++)
+		if ((e = add_col(db, nl_list_colname(db->list, i), &idx)))
+			return e;
+	return NL_OK;
 }
 
 static enum nl_err set_paths(struct nl_subsdb *db, const char *path)
@@ -188,7 +146,6 @@ enum nl_err nl_subsdb_open(const char *path, const struct nl_subsdb_opts *o, str
 {
 	struct nl_subsdb *db = calloc(1, sizeof *db);
 	enum nl_err e;
-	size_t idx;
 	*out = NULL;
 	if (!db)
 		return nl_errf(NL_ENOMEM, "out of memory");
@@ -196,13 +153,11 @@ enum nl_err nl_subsdb_open(const char *path, const struct nl_subsdb_opts *o, str
 	db->lockfd = db->outfd = -1;
 	db->mode = 0600; /* a new list holds personal data: owner only */
 	db->row.f = db->fields;
+	db->row.cols = db->fields;
 	nl_buf_init(&db->out);
 	nl_time_format(o->now ? o->now : time(NULL), db->now);
 	if ((e = set_paths(db, path)))
 		goto out;
-	for (size_t i = 0; i < NL_COL_FIXED; i++)
-		if ((e = add_col(db, fixed_cols[i], &idx)))
-			goto out;
 	if (o->write && ((e = nl_mkdirs(db->dir)) || (e = take_lock(db))))
 		goto out;
 	e = open_old(db);
@@ -222,10 +177,7 @@ void nl_subsdb_close(struct nl_subsdb *db)
 		close(db->outfd);
 	if (db->begun && !db->committed)
 		unlink(db->tmp);
-	if (db->f) {
-		nl_csv_free(&db->csv);
-		fclose(db->f);
-	}
+	nl_list_close(db->list);
 	if (db->lockfd >= 0)
 		close(db->lockfd); /* releases the flock */
 	for (size_t i = 0; i < db->ncols; i++)
@@ -250,7 +202,7 @@ const char *nl_subsdb_dir(const struct nl_subsdb *db)
 
 bool nl_subsdb_existed(const struct nl_subsdb *db)
 {
-	return db->f != NULL;
+	return db->list && nl_list_existed(db->list);
 }
 
 size_t nl_subsdb_ncols(const struct nl_subsdb *db)
@@ -283,53 +235,23 @@ enum nl_err nl_subsdb_column(struct nl_subsdb *db, const char *name, size_t *idx
 
 /* ---- reading ---- */
 
-static void normalize(struct nl_subsdb *db, struct nl_row *r)
+enum nl_err nl_subsdb_next(struct nl_subsdb *db, struct nl_sub **row, bool *eof)
 {
-	const char **f = r->f;
-	r->status = nl_status_parse(f[NL_COL_STATUS]);
-	if (r->status != NL_STATUS_UNKNOWN)
-		f[NL_COL_STATUS] = nl_status_name(r->status);
-	if (!*f[NL_COL_TOKEN] && *f[NL_COL_EMAIL]) {
-		nl_token_derived(db->o.secret ? db->o.secret : "", db->o.list_id ? db->o.list_id : "",
-				 f[NL_COL_EMAIL], db->token);
-		f[NL_COL_TOKEN] = db->token;
-	}
-}
-
-enum nl_err nl_subsdb_next(struct nl_subsdb *db, struct nl_row **row, bool *eof)
-{
-	struct nl_csv *c = &db->csv;
-	enum nl_err e;
-	*row = NULL;
-	*eof = true;
-	if (!db->f || !db->nold)
-		return NL_OK;
-	if ((e = nl_csv_next(c, eof)) || *eof)
+	enum nl_err e = nl_list_next(db->list, row, eof);
+	if (e || *eof)
 		return e;
-	if (c->nfields > db->nold)
-		return nl_errf(NL_EDATA, "%s:%zu: %zu fields but the header has %zu (a missing quote?): "
-			       "fix this row first; nothing was changed", db->path, c->line, c->nfields,
-			       db->nold);
-	for (size_t i = 0; i < db->ncols; i++)
-		db->fields[i] = "";
-	for (size_t i = 0; i < c->nfields; i++) {
-		int to = db->map[i];
-		/* The store's own key columns are read trimmed; the rest stay as written. */
-		if (to == NL_COL_EMAIL || to == NL_COL_STATUS || to == NL_COL_TOKEN)
-			c->fields[i] = nl_field_trim(c->fields[i]);
-		db->fields[to] = c->fields[i];
-	}
-	db->row.line = c->line;
-	normalize(db, &db->row);
-	*row = &db->row;
+	if ((*row)->skip == NL_SKIP_COLUMNS)
+		return nl_errf(NL_EDATA, "%s:%zu: more fields than the header has (a missing quote?): "
+			       "fix this row first; nothing was changed", db->path, (*row)->line);
+	for (size_t i = nl_list_ncols(db->list); i < db->ncols; i++)
+		(*row)->f[i] = ""; /* columns this run added */
 	return NL_OK;
 }
 
-struct nl_row *nl_subsdb_new_row(struct nl_subsdb *db)
+struct nl_sub *nl_subsdb_new_row(struct nl_subsdb *db)
 {
-	for (size_t i = 0; i < db->ncols; i++)
-		db->fields[i] = "";
-	db->row.line = 0;
+	nl_sub_init(&db->row, db->fields, db->ncols, "", "");
+	db->row.f[NL_COL_STATUS] = "";
 	db->row.status = NL_STATUS_UNKNOWN;
 	return &db->row;
 }
@@ -378,14 +300,14 @@ enum nl_err nl_subsdb_begin(struct nl_subsdb *db)
 	return NL_OK;
 }
 
-enum nl_err nl_subsdb_put(struct nl_subsdb *db, const struct nl_row *row)
+enum nl_err nl_subsdb_put(struct nl_subsdb *db, const struct nl_sub *row)
 {
 	enum nl_err e;
 	if (!db->o.write)
 		return NL_OK;
 	if (!db->begun && (e = nl_subsdb_begin(db)))
 		return e;
-	nl_csv_put_record(&db->out, row->f, db->ncols);
+	nl_csv_put_record(&db->out, row->cols, db->ncols);
 	return db->out.len >= OUT_CHUNK ? flush_out(db) : NL_OK;
 }
 
@@ -424,7 +346,7 @@ enum nl_err nl_subsdb_commit(struct nl_subsdb *db)
 
 /* ---- changes to one address ---- */
 
-static void result_from(struct nl_subsdb_result *res, const struct nl_row *r)
+static void result_from(struct nl_subsdb_result *res, const struct nl_sub *r)
 {
 	snprintf(res->email, sizeof res->email, "%s", r->f[NL_COL_EMAIL]);
 	snprintf(res->since, sizeof res->since, "%s", r->f[NL_COL_UPDATED]);
@@ -455,7 +377,7 @@ static bool next_status(enum nl_status was, enum nl_status want, bool force, enu
 	return true;
 }
 
-static void apply(struct nl_subsdb *db, struct nl_row *r, enum nl_status st, const char *name,
+static void apply(struct nl_subsdb *db, struct nl_sub *r, enum nl_status st, const char *name,
 		  bool force, struct nl_subsdb_result *res)
 {
 	enum nl_status now;
@@ -484,7 +406,7 @@ static void apply(struct nl_subsdb *db, struct nl_row *r, enum nl_status st, con
 static enum nl_err append_new(struct nl_subsdb *db, const char *email, const char *name,
 			      enum nl_status st, struct nl_subsdb_result *res)
 {
-	struct nl_row *r = nl_subsdb_new_row(db);
+	struct nl_sub *r = nl_subsdb_new_row(db);
 	char token[NL_TOKEN_LEN + 1];
 	nl_token_new(token);
 	r->f[NL_COL_EMAIL] = email;
@@ -499,7 +421,7 @@ static enum nl_err append_new(struct nl_subsdb *db, const char *email, const cha
 	return nl_subsdb_put(db, r);
 }
 
-static bool matches(const struct nl_row *r, const char *key, bool by_token)
+static bool matches(const struct nl_sub *r, const char *key, bool by_token)
 {
 	return by_token ? !strcasecmp(r->f[NL_COL_TOKEN], key) : !strcasecmp(r->f[NL_COL_EMAIL], key);
 }
@@ -518,7 +440,7 @@ static enum nl_err change_list(const char *path, const struct nl_subsdb_opts *o,
 {
 	struct nl_subsdb_opts wo = *o;
 	struct nl_subsdb *db = NULL;
-	struct nl_row *r;
+	struct nl_sub *r;
 	bool eof, found = false;
 	enum nl_err e;
 	memset(res, 0, sizeof *res);

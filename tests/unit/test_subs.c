@@ -6,7 +6,7 @@
 
 #include "csv.h"
 #include "import.h"
-#include "subs.h"
+#include "subscriber.h"
 #include "subsdb.h"
 #include "t.h"
 
