@@ -217,6 +217,8 @@ static enum nl_err do_dry_run(const struct send_args *a, const struct nl_config 
 
 static void describe_plan(const struct nl_send_plan *p, const struct send_args *a)
 {
+	if (p->audience)
+		printf("audience: %s (%zu active readers outside it)\n", p->audience, p->outside_audience);
 	printf("recipients: %zu to send now", p->pending);
 	if (p->already_sent)
 		printf(", %zu already have it", p->already_sent);

@@ -473,9 +473,20 @@ static bool is_fixed_name(const char *s)
 	return false;
 }
 
+/* A header cell as the rules spell it: what spreadsheets call the address column is "email". */
+static const char *canon_col(const char *name)
+{
+	static const char *const email[] = {"e-mail", "email_address", "emailaddress", "e-mail address"};
+	for (size_t i = 0; i < NL_ARRAY_LEN(email); i++)
+		if (!strcasecmp(name, email[i]))
+			return "email";
+	return name;
+}
+
 static enum role role_of(const struct format *fmt, const char *name, bool *keep)
 {
 	*keep = false;
+	name = canon_col(name);
 	for (const struct rule *r = fmt->rules; r && r->col; r++) {
 		if (!strcasecmp(r->col, name)) {
 			*keep = r->keep;
@@ -523,7 +534,7 @@ static enum nl_err setup_columns(struct imp *im, char *const *hdr, size_t n)
 static bool has_col(char *const *hdr, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(nl_field_trim(hdr[i]), name))
+		if (!strcasecmp(canon_col(nl_field_trim(hdr[i])), name))
 			return true;
 	return false;
 }
@@ -579,6 +590,7 @@ static enum nl_err open_source(struct imp *im)
 	bool eof;
 	enum nl_err e;
 	nl_csv_init(&im->csv, im->f, im->o->file);
+	im->csv.sniff = true; /* ';' from spreadsheets in many locales */
 	if (im->o->format == NL_FMT_PLAIN || (im->o->format == NL_FMT_AUTO && looks_plain(im))) {
 		im->fmt = format_of(NL_FMT_PLAIN);
 		im->st->format = NL_FMT_PLAIN;
