@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 /*
  * Why two passes: libyaml's loader composes recursively (deep nesting
@@ -19,6 +20,8 @@
  */
 struct yload {
 	const char *name, *what;
+	const char *text;	 /* the input, text[0..len) */
+	size_t len;
 	int first_line;
 	yaml_document_t doc;
 	size_t nnodes;		 /* nodes in doc */
@@ -47,6 +50,14 @@ static enum nl_err parser_err(const struct yload *y, const yaml_parser_t *p)
 {
 	if (p->error == YAML_MEMORY_ERROR)
 		return nl_errf(NL_ENOMEM, "out of memory");
+	if (p->error == YAML_READER_ERROR && p->problem_offset < y->len) {
+		/* The reader gives an offset, not a mark. */
+		int line, col;
+		nl_text_pos(y->text, p->problem_offset, &line, &col);
+		yaml_mark_t m = {p->problem_offset, (size_t)line - 1, (size_t)col - 1};
+		return yerr(y, m, "%s (byte 0x%02X)", p->problem ? p->problem : "bad character",
+			    (unsigned char)y->text[p->problem_offset]);
+	}
 	return yerr(y, p->problem ? p->problem_mark : p->context_mark, "%s%s%s",
 		    p->problem ? p->problem : "syntax error", p->context ? " " : "",
 		    p->context ? p->context : "");
@@ -144,7 +155,7 @@ static enum nl_err grow(struct yload *y, int parent, int child)
 		y->height[p] = y->height[c] + 1;
 	if (y->size[p] > y->budget)
 		return yerr(y, node_at(y, parent)->start_mark,
-			    "aliases expand this past the limit (%d more nodes)",
+			    "aliases expand this past the limit of %d added nodes",
 			    NL_YNODE_MAX_ALIASED);
 	if (y->height[p] > NL_YNODE_MAX_DEPTH)
 		return yerr(y, node_at(y, parent)->start_mark,
@@ -257,7 +268,8 @@ static enum nl_err build(struct yload *y, int id, struct nl_ynode **out)
 	*out = NULL;
 	if (n) {
 		if (!y->done[i])
-			return yerr(y, yn->start_mark, "an alias refers to the node that contains it");
+			return yerr(y, yn->start_mark,
+				    "this node contains an alias to itself (*name inside &name)");
 		n->refs++;
 		*out = n;
 		return NL_OK;
@@ -353,7 +365,8 @@ static void unload(struct yload *y, bool failed)
 enum nl_err nl_ynode_parse_as(const char *name, const char *what, const char *text, size_t len,
 			      int first_line, struct nl_ynode **out)
 {
-	struct yload y = {.name = name, .what = what, .first_line = first_line};
+	struct yload y = {.name = name, .what = what, .text = text, .len = len,
+			  .first_line = first_line};
 	enum nl_err e;
 	*out = NULL;
 	if (len > NL_YNODE_MAX_BYTES)
