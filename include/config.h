@@ -58,6 +58,9 @@ struct nl_config {
  * the file, line and column, and the key. The caller frees with nl_config_free().
  */
 enum nl_err nl_config_load(const char *path, struct nl_config **out);
+/* The same for a file's text already in memory (any bytes); path names it. */
+enum nl_err nl_config_parse(const char *path, const char *text, size_t len,
+			    struct nl_config **out);
 void nl_config_free(struct nl_config *c);
 /*
  * Why url cannot be smtp.url (smtp:// or smtps://, a host, an optional port

@@ -426,52 +426,53 @@ static enum nl_err read_whole(const char *path, struct nl_buf *b)
 	return e ? e : nl_buf_err(b);
 }
 
+/* The file's text: checked, parsed, a map. */
+static enum nl_err parse_text(struct nl_config *c, const char *text, size_t len)
+{
+	size_t bad_at;
+	enum nl_err e;
+	if (len > CONFIG_MAX)
+		return nl_errf(NL_ECONFIG, "%s: larger than %zu KB: is this the configuration file?",
+			       c->path, CONFIG_MAX >> 10);
+	if (!nl_utf8_valid(text, len, &bad_at)) {
+		int line, col;
+		nl_text_pos(text, bad_at, &line, &col);
+		return nl_errf(NL_ECONFIG, "%s:%d:%d: invalid UTF-8", c->path, line, col);
+	}
+	if ((e = nl_ynode_parse(c->path, text, len, 1, &c->root)))
+		return e == NL_EDATA ? NL_ECONFIG : e;
+	if (c->root->kind != NL_Y_MAP)
+		return nl_errf(NL_ECONFIG, "%s:1:1: the configuration must be a map of settings",
+			       c->path);
+	return check_keys(c, c->root, "");
+}
+
 static enum nl_err read_config(struct nl_config *c)
 {
 	struct nl_buf b = NL_BUF_INIT;
-	size_t bad_at;
 	enum nl_err e = read_whole(c->path, &b);
-	if (e)
-		goto out;
-	if (!nl_utf8_valid(b.data, b.len, &bad_at)) {
-		int line, col;
-		nl_text_pos(b.data, bad_at, &line, &col);
-		e = nl_errf(NL_ECONFIG, "%s:%d:%d: invalid UTF-8", c->path, line, col);
-		goto out;
-	}
-	if ((e = nl_ynode_parse(c->path, b.data, b.len, 1, &c->root))) {
-		e = e == NL_EDATA ? NL_ECONFIG : e;
-		goto out;
-	}
-	if (c->root->kind != NL_Y_MAP)
-		e = nl_errf(NL_ECONFIG, "%s:1:1: the configuration must be a map of settings", c->path);
-out:
+	if (!e)
+		e = parse_text(c, b.data, b.len);
 	nl_buf_free(&b);
 	return e;
 }
 
-enum nl_err nl_config_load(const char *path, struct nl_config **out)
+static struct nl_config *config_new(const char *path)
 {
 	struct nl_config *c = calloc(1, sizeof *c);
-	enum nl_err e;
-	struct stat st;
-	*out = NULL;
-	if (!c)
-		return nl_errf(NL_ENOMEM, "out of memory");
-	if (!path && stat("config.yml", &st) == 0)
-		path = "config.yml";
-	c->loaded = path != NULL;
-	if (!(c->path = strdup(path ? path : ""))) {
-		e = nl_errf(NL_ENOMEM, "out of memory");
-		goto fail;
+	if (c && !(c->path = strdup(path ? path : ""))) {
+		free(c);
+		c = NULL;
 	}
-	if (c->loaded) {
-		if ((e = read_config(c)) || (e = check_keys(c, c->root, "")))
-			goto fail;
-	} else if ((e = nl_ynode_parse("defaults", "", 0, 1, &c->root))) {
-		goto fail;
-	}
-	if ((e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
+	if (c)
+		c->loaded = path != NULL;
+	return c;
+}
+
+/* Every key from c->root (an empty map for the defaults) into c; frees c on error. */
+static enum nl_err finish(struct nl_config *c, enum nl_err e, struct nl_config **out)
+{
+	if (e || (e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
 	    (e = load_schedule(c)) || (e = load_from(c)) || (e = check_smtp_url(c)) ||
 	    (e = derive(c)))
 		goto fail;
@@ -482,6 +483,30 @@ fail:
 		nl_errf(NL_ENOMEM, "out of memory");
 	nl_config_free(c);
 	return e;
+}
+
+enum nl_err nl_config_load(const char *path, struct nl_config **out)
+{
+	struct stat st;
+	struct nl_config *c;
+	*out = NULL;
+	if (!path && stat("config.yml", &st) == 0)
+		path = "config.yml";
+	if (!(c = config_new(path)))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (c->loaded)
+		return finish(c, read_config(c), out);
+	return finish(c, nl_ynode_parse("defaults", "", 0, 1, &c->root), out);
+}
+
+enum nl_err nl_config_parse(const char *path, const char *text, size_t len,
+			    struct nl_config **out)
+{
+	struct nl_config *c = config_new(path);
+	*out = NULL;
+	if (!c)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	return finish(c, parse_text(c, text, len), out);
 }
 
 void nl_config_free(struct nl_config *c)

@@ -226,10 +226,10 @@ static enum nl_err build_map(struct yload *y, int id, struct nl_ynode *n)
 		if (!(n->keys[i] = nl_strndup((const char *)k->data.scalar.value,
 					      k->data.scalar.length)))
 			return nl_errf(NL_ENOMEM, "out of memory");
+		n->n = i + 1; /* so the key is freed even if its value fails */
 		y->size[id - 1]++; /* the key itself */
 		if ((e = build(y, pair->value, &n->items[i])))
 			return e;
-		n->n = i + 1;
 		if ((e = grow(y, id, pair->value)))
 			return e;
 	}
