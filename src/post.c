@@ -200,6 +200,15 @@ static enum nl_err date_field(struct nl_post *p, const char *key, char **text, t
 		       p->path, n->line, n->col, key, *text);
 }
 
+/* Line breaks, escapes and other C0 controls (a tab is text). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static enum nl_err typed_fields(struct nl_post *p)
 {
 	enum nl_err e;
@@ -211,6 +220,13 @@ static enum nl_err typed_fields(struct nl_post *p)
 		return e;
 	if (!p->title[0] || strspn(p->title, " \t") == strlen(p->title))
 		return nl_errf(NL_EDATA, "%s:1:1: front matter: 'title' is empty", p->path);
+	if (has_control(p->title)) { /* a Subject: folding would silently join the lines */
+		n = nl_ynode_get(p->meta, "title");
+		return nl_errf(NL_EDATA,
+			       "%s:%d:%d: front matter: 'title' must be one line, without control "
+			       "characters",
+			       p->path, n->line, n->col);
+	}
 	if (!p->slug[0] && (e = default_slug(p)))
 		return e;
 	if (!nl_slug_valid(p->slug)) {

@@ -90,6 +90,13 @@ def test_alias_cycles_deep_nesting_and_duplicate_keys_are_named():
     bad_post("---\ntitle: t\n---\nhi\n---\n\x00\n", r"p\.md:6:1: contains a NUL byte")
 
 
+def test_title_on_more_than_one_line_is_named():
+    # Folding into one Subject line would silently join "Line one" and a fake header.
+    bad_post('---\ndate: 2026-01-01\ntitle: "Line one\\nBcc: x@example.test"\n---\nhi\n',
+             r"p\.md:3:8: front matter: 'title' must be one line")
+    bad_post("---\ntitle: |\n  Two\n  lines\n---\nhi\n", r"p\.md:2:8: front matter: 'title' must be one line")
+
+
 def write_config_with(w, extra):
     """The test config plus extra lines; returns the line number the extra starts on."""
     w.write_config()
