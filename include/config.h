@@ -11,7 +11,7 @@ enum nl_images { NL_IMAGES_AUTO, NL_IMAGES_LINK, NL_IMAGES_EMBED };
 enum nl_tls { NL_TLS_AUTO, NL_TLS_STARTTLS, NL_TLS_NONE };
 
 struct nl_smtp_config {
-	char *url;		/* smtp://host:port or smtps://host:port */
+	char *url;		/* smtp://host:port or smtps://host:port; no user info (checked) */
 	enum nl_tls tls;
 	char *username;
 	char *password_env;	/* name of an environment variable */
@@ -20,7 +20,7 @@ struct nl_smtp_config {
 	char *helo;
 	bool insecure_skip_verify;
 	int connections;	/* parallel sessions, default 4 */
-	double rate;		/* messages per second for the whole run; 0 = no limit */
+	double rate;		/* messages per second for the whole run; 0 = no limit, else 1/3600..1e6 */
 	int max_per_hour;	/* 0 = no limit */
 	int timeout;		/* seconds for connect and each reply, default 60 */
 	int data_timeout;	/* seconds for the reply to the final dot, default 600 */
@@ -54,10 +54,20 @@ struct nl_config {
 
 /*
  * Load path (NULL: ./config.yml if it exists, else built-in defaults).
- * Errors name the file, line and column. The caller frees with nl_config_free().
+ * path must be a regular file of at most NL_YNODE_MAX_BYTES. Errors name
+ * the file, line and column, and the key. The caller frees with nl_config_free().
  */
 enum nl_err nl_config_load(const char *path, struct nl_config **out);
+/* The same for a file's text already in memory (any bytes); path names it. */
+enum nl_err nl_config_parse(const char *path, const char *text, size_t len,
+			    struct nl_config **out);
 void nl_config_free(struct nl_config *c);
+/*
+ * Why url cannot be smtp.url (smtp:// or smtps://, a host, an optional port
+ * and path, no user info), or NULL if it can. The reason never repeats the
+ * URL, which may hold a password. For command-line overrides too.
+ */
+const char *nl_config_smtp_url_problem(const char *url);
 /* Replace *field with a copy of value (for command-line overrides). */
 enum nl_err nl_config_set(char **field, const char *value);
 

@@ -34,6 +34,8 @@ struct nl_post {
  * NL_ENOINPUT or NL_EDATA with "path:LINE:COL: what" and *out is NULL.
  */
 enum nl_err nl_post_load(const char *path, struct nl_post **out);
+/* The same for a post already in memory (data[0..len), any bytes); path names it. */
+enum nl_err nl_post_parse(const char *path, const char *data, size_t len, struct nl_post **out);
 void nl_post_free(struct nl_post *p);
 
 /*

@@ -181,6 +181,8 @@ static enum nl_err apply_overrides(const struct send_args *a, struct nl_config *
 	enum nl_err e = NL_OK;
 	if (a->subscribers && (e = nl_config_set(&cfg->subscribers, a->subscribers)))
 		return e;
+	if (a->smtp && nl_config_smtp_url_problem(a->smtp))
+		return nl_errf(NL_EUSAGE, "--smtp: %s", nl_config_smtp_url_problem(a->smtp));
 	if (a->smtp && (e = nl_config_set(&cfg->smtp.url, a->smtp)))
 		return e;
 	if (a->log && (e = nl_config_set(&cfg->log, a->log)))

@@ -1,13 +1,18 @@
 /* config.c - read config.yml (libyaml) into struct nl_config, with defaults and checks. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -57,6 +62,13 @@ static const struct {
 	{"smtp.max_consecutive_failures", offsetof(struct nl_config, smtp.max_consecutive_failures),
 	 20, 1, 1000000},
 };
+
+/* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
+#define CONFIG_MAX NL_YNODE_MAX_BYTES
+
+/* smtp.rate: 0 = no limit, else from one message an hour to a million a second. */
+#define RATE_MIN (1.0 / 3600)
+#define RATE_MAX 1e6
 
 /* Every key the file may hold; anything else is a typo worth reporting. */
 static const char *const known[] = {
@@ -181,8 +193,45 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 	return NL_OK;
 }
 
+/* A YAML 1.1 boolean, or absent (false): anything else is probably a typo worth naming. */
+static enum nl_err load_bool(struct nl_config *c, const char *key, bool *out)
+{
+	static const char *const words[] = {"true", "false", "yes", "no", "on", "off"};
+	const struct nl_ynode *n = nl_ynode_path(c->root, key);
+	const char *s = nl_ynode_str(n);
+	*out = false;
+	if (!n || nl_ynode_is_null(n))
+		return NL_OK;
+	for (size_t i = 0; s && !n->quoted && i < NL_ARRAY_LEN(words); i++) {
+		if (!strcasecmp(s, words[i])) {
+			*out = i % 2 == 0;
+			return NL_OK;
+		}
+	}
+	return bad(c, n, key, "must be true or false");
+}
+
+/* A rate like 1e-300 would space messages by ages: the run would hang after the first. */
+static enum nl_err load_rate(struct nl_config *c)
+{
+	const struct nl_ynode *n = nl_ynode_path(c->root, "smtp.rate");
+	const char *s = nl_ynode_str(n);
+	char *end = NULL;
+	c->smtp.rate = 0;
+	if (!n || nl_ynode_is_null(n))
+		return NL_OK;
+	double v = s && *s ? strtod(s, &end) : -1;
+	if (!s || !*s || *end || !isfinite(v) || !(v == 0 || (v >= RATE_MIN && v <= RATE_MAX)))
+		return bad(c, n, "smtp.rate",
+			   "must be messages per second: 0 for no limit, else at least 0.000278 "
+			   "(one an hour) and at most 1000000");
+	c->smtp.rate = v;
+	return NL_OK;
+}
+
 static enum nl_err load_enums(struct nl_config *c)
 {
+	enum nl_err e;
 	const struct nl_ynode *n = nl_ynode_get(c->root, "images");
 	const char *s = nl_ynode_str(n);
 	c->images = NL_IMAGES_AUTO;
@@ -201,19 +250,10 @@ static enum nl_err load_enums(struct nl_config *c)
 		c->smtp.tls = NL_TLS_NONE;
 	else if (n && !nl_ynode_is_null(n) && !(s && !strcmp(s, "auto")))
 		return bad(c, n, "smtp.tls", "must be 'starttls', 'none' or 'auto'");
-	c->allow_html = nl_ynode_is_true(nl_ynode_get(c->root, "allow_html"));
-	c->smtp.insecure_skip_verify =
-		nl_ynode_is_true(nl_ynode_path(c->root, "smtp.insecure_skip_verify"));
-	n = nl_ynode_path(c->root, "smtp.rate");
-	c->smtp.rate = 0;
-	if (n && !nl_ynode_is_null(n)) {
-		char *end;
-		s = nl_ynode_str(n);
-		c->smtp.rate = s ? strtod(s, &end) : -1;
-		if (!s || !*s || *end || !(c->smtp.rate >= 0 && c->smtp.rate <= 1e6))
-			return bad(c, n, "smtp.rate", "must be messages per second (0 = no limit)");
-	}
-	return NL_OK;
+	if ((e = load_bool(c, "allow_html", &c->allow_html)) ||
+	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)))
+		return e;
+	return load_rate(c);
 }
 
 /* When cron sends: the zone of dates without an offset, and how old is too old to be news. */
@@ -229,6 +269,62 @@ static enum nl_err load_schedule(struct nl_config *c)
 	if (n && !nl_ynode_is_null(n) && !(s && nl_parse_duration(s, &c->max_age)))
 		return bad(c, n, "max_age", "must be a duration such as 7d, 36h or 90m");
 	return NL_OK;
+}
+
+/* The host of an smtp URL: a name, an IPv4 address or a bracketed IPv6 one. */
+static const char *host_problem(const char *h, size_t n)
+{
+	if (!n)
+		return "no host: write smtp://HOST or smtp://HOST:PORT";
+	if (h[0] == '[') {
+		if (n < 3 || h[n - 1] != ']' || strspn(h + 1, "0123456789abcdefABCDEF:.") != n - 2)
+			return "the host is not a bracketed IPv6 address such as [::1]";
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-' && h[i] != '_')
+			return "the host may only use letters, digits, '.', '-' and '_'";
+	return NULL;
+}
+
+const char *nl_config_smtp_url_problem(const char *url)
+{
+	const char *p = url, *auth, *end, *colon;
+	for (const char *q = url; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return "spaces and control characters are not allowed";
+	if (!strncasecmp(p, "smtp://", 7))
+		p += 7;
+	else if (!strncasecmp(p, "smtps://", 8))
+		p += 8;
+	else
+		return "must start with smtp:// or smtps://";
+	auth = p;
+	end = auth + strcspn(auth, "/?#");
+	if (*end == '?' || *end == '#')
+		return "a query (?) or fragment (#) is not allowed";
+	/* Said without echoing the URL: what precedes the '@' is a password. */
+	if (memchr(auth, '@', (size_t)(end - auth)))
+		return "a user name or password in the URL is not allowed: set smtp.username, and "
+		       "smtp.password_env or smtp.password_file";
+	colon = auth[0] == '[' ? memchr(auth, ']', (size_t)(end - auth)) : auth;
+	colon = colon ? memchr(colon, ':', (size_t)(end - colon)) : NULL;
+	const char *why = host_problem(auth, (size_t)((colon ? colon : end) - auth));
+	if (why || !colon)
+		return why;
+	long port = 0;
+	for (p = colon + 1; p < end && isdigit((unsigned char)*p) && port <= 65535; p++)
+		port = port * 10 + (*p - '0');
+	if (p != end || port < 1 || port > 65535)
+		return "the port must be a number from 1 to 65535";
+	return NULL;
+}
+
+/* Checked at load, so a typo is never mistaken for a relay's refusal (and no password leaks). */
+static enum nl_err check_smtp_url(struct nl_config *c)
+{
+	const char *why = nl_config_smtp_url_problem(c->smtp.url);
+	return why ? bad(c, nl_ynode_path(c->root, "smtp.url"), "smtp.url", why) : NL_OK;
 }
 
 static enum nl_err load_from(struct nl_config *c)
@@ -284,60 +380,101 @@ static enum nl_err derive(struct nl_config *c)
 	return e;
 }
 
+/* Open path for reading if it is a regular file: a FIFO or /dev/zero would be read forever. */
+static enum nl_err open_regular(const char *path, int *fd)
+{
+	struct stat st;
+	*fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0)
+		return nl_errf(NL_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(*fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		bool dir = S_ISDIR(st.st_mode);
+		close(*fd);
+		*fd = -1;
+		return nl_errf(NL_ECONFIG, "%s: %s: give the configuration file (-c FILE)", path,
+			       dir ? "is a folder" : "is not a regular file");
+	}
+	return NL_OK;
+}
+
+/* The whole file, or an error: never a silently shortened one. */
+static enum nl_err read_whole(const char *path, struct nl_buf *b)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+	enum nl_err e = open_regular(path, &fd);
+	if (e)
+		return e;
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = nl_errf(NL_ECONFIG, "%s: cannot read: %s", path, strerror(errno));
+			break;
+		}
+		if (b->len + (size_t)n > CONFIG_MAX) {
+			e = nl_errf(NL_ECONFIG, "%s: larger than %zu KB: is this the configuration file?",
+				    path, CONFIG_MAX >> 10);
+			break;
+		}
+		nl_buf_add(b, chunk, (size_t)n);
+	}
+	close(fd);
+	return e ? e : nl_buf_err(b);
+}
+
+/* The file's text: checked, parsed, a map. */
+static enum nl_err parse_text(struct nl_config *c, const char *text, size_t len)
+{
+	size_t bad_at;
+	enum nl_err e;
+	if (len > CONFIG_MAX)
+		return nl_errf(NL_ECONFIG, "%s: larger than %zu KB: is this the configuration file?",
+			       c->path, CONFIG_MAX >> 10);
+	if (!nl_utf8_valid(text, len, &bad_at)) {
+		int line, col;
+		nl_text_pos(text, bad_at, &line, &col);
+		return nl_errf(NL_ECONFIG, "%s:%d:%d: invalid UTF-8", c->path, line, col);
+	}
+	if ((e = nl_ynode_parse(c->path, text, len, 1, &c->root)))
+		return e == NL_EDATA ? NL_ECONFIG : e;
+	if (c->root->kind != NL_Y_MAP)
+		return nl_errf(NL_ECONFIG, "%s:1:1: the configuration must be a map of settings",
+			       c->path);
+	return check_keys(c, c->root, "");
+}
+
 static enum nl_err read_config(struct nl_config *c)
 {
 	struct nl_buf b = NL_BUF_INIT;
-	char chunk[8192];
-	size_t n, bad_at;
-	enum nl_err e = NL_OK;
-	FILE *f = fopen(c->path, "rb");
-	if (!f)
-		return nl_errf(NL_ECONFIG, "%s: cannot open: %s", c->path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
-		nl_buf_add(&b, chunk, n);
-	fclose(f);
-	if ((e = nl_buf_err(&b)))
-		goto out;
-	if (!nl_utf8_valid(b.data, b.len, &bad_at)) {
-		int line, col;
-		nl_text_pos(b.data, bad_at, &line, &col);
-		e = nl_errf(NL_ECONFIG, "%s:%d:%d: invalid UTF-8", c->path, line, col);
-		goto out;
-	}
-	if ((e = nl_ynode_parse(c->path, b.data, b.len, 1, &c->root))) {
-		e = NL_ECONFIG;
-		goto out;
-	}
-	if (c->root->kind != NL_Y_MAP)
-		e = nl_errf(NL_ECONFIG, "%s:1:1: the configuration must be a map of settings", c->path);
-out:
+	enum nl_err e = read_whole(c->path, &b);
+	if (!e)
+		e = parse_text(c, b.data, b.len);
 	nl_buf_free(&b);
 	return e;
 }
 
-enum nl_err nl_config_load(const char *path, struct nl_config **out)
+static struct nl_config *config_new(const char *path)
 {
 	struct nl_config *c = calloc(1, sizeof *c);
-	enum nl_err e;
-	struct stat st;
-	*out = NULL;
-	if (!c)
-		return nl_errf(NL_ENOMEM, "out of memory");
-	if (!path && stat("config.yml", &st) == 0)
-		path = "config.yml";
-	c->loaded = path != NULL;
-	if (!(c->path = strdup(path ? path : ""))) {
-		e = nl_errf(NL_ENOMEM, "out of memory");
-		goto fail;
+	if (c && !(c->path = strdup(path ? path : ""))) {
+		free(c);
+		c = NULL;
 	}
-	if (c->loaded) {
-		if ((e = read_config(c)) || (e = check_keys(c, c->root, "")))
-			goto fail;
-	} else if ((e = nl_ynode_parse("defaults", "", 0, 1, &c->root))) {
-		goto fail;
-	}
-	if ((e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
-	    (e = load_schedule(c)) || (e = load_from(c)) || (e = derive(c)))
+	if (c)
+		c->loaded = path != NULL;
+	return c;
+}
+
+/* Every key from c->root (an empty map for the defaults) into c; frees c on error. */
+static enum nl_err finish(struct nl_config *c, enum nl_err e, struct nl_config **out)
+{
+	if (e || (e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
+	    (e = load_schedule(c)) || (e = load_from(c)) || (e = check_smtp_url(c)) ||
+	    (e = derive(c)))
 		goto fail;
 	*out = c;
 	return NL_OK;
@@ -346,6 +483,30 @@ fail:
 		nl_errf(NL_ENOMEM, "out of memory");
 	nl_config_free(c);
 	return e;
+}
+
+enum nl_err nl_config_load(const char *path, struct nl_config **out)
+{
+	struct stat st;
+	struct nl_config *c;
+	*out = NULL;
+	if (!path && stat("config.yml", &st) == 0)
+		path = "config.yml";
+	if (!(c = config_new(path)))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (c->loaded)
+		return finish(c, read_config(c), out);
+	return finish(c, nl_ynode_parse("defaults", "", 0, 1, &c->root), out);
+}
+
+enum nl_err nl_config_parse(const char *path, const char *text, size_t len,
+			    struct nl_config **out)
+{
+	struct nl_config *c = config_new(path);
+	*out = NULL;
+	if (!c)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	return finish(c, parse_text(c, text, len), out);
 }
 
 void nl_config_free(struct nl_config *c)

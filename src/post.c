@@ -200,6 +200,15 @@ static enum nl_err date_field(struct nl_post *p, const char *key, char **text, t
 		       p->path, n->line, n->col, key, *text);
 }
 
+/* Line breaks, escapes and other C0 controls (a tab is text). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static enum nl_err typed_fields(struct nl_post *p)
 {
 	enum nl_err e;
@@ -211,6 +220,13 @@ static enum nl_err typed_fields(struct nl_post *p)
 		return e;
 	if (!p->title[0] || strspn(p->title, " \t") == strlen(p->title))
 		return nl_errf(NL_EDATA, "%s:1:1: front matter: 'title' is empty", p->path);
+	if (has_control(p->title)) { /* a Subject: folding would silently join the lines */
+		n = nl_ynode_get(p->meta, "title");
+		return nl_errf(NL_EDATA,
+			       "%s:%d:%d: front matter: 'title' must be one line, without control "
+			       "characters",
+			       p->path, n->line, n->col);
+	}
 	if (!p->slug[0] && (e = default_slug(p)))
 		return e;
 	if (!nl_slug_valid(p->slug)) {
@@ -238,13 +254,17 @@ static enum nl_err parse(struct nl_post *p, struct nl_buf *file)
 			       col, (unsigned char)file->data[bad]);
 	}
 	normalize(file);
-	if (memchr(file->data, 0, file->len))
-		return nl_errf(NL_EDATA, "%s: contains a NUL byte", p->path);
+	const char *nul = memchr(file->data, 0, file->len);
+	if (nul) {
+		int line, col;
+		nl_text_pos(file->data, (size_t)(nul - file->data), &line, &col);
+		return nl_errf(NL_EDATA, "%s:%d:%d: contains a NUL byte", p->path, line, col);
+	}
 	if ((e = split(p, file->data, file->len, &fm)))
 		return e;
 	if (!p->body)
 		return nl_errf(NL_ENOMEM, "out of memory");
-	if ((e = nl_ynode_parse(p->path, fm.p ? fm.p : "", fm.len, 2, &p->meta)))
+	if ((e = nl_ynode_parse_as(p->path, "front matter", fm.p ? fm.p : "", fm.len, 2, &p->meta)))
 		return e;
 	if (p->meta->kind != NL_Y_MAP)
 		return nl_errf(NL_EDATA, "%s:2:1: front matter must be a map of 'key: value' lines",
@@ -252,33 +272,63 @@ static enum nl_err parse(struct nl_post *p, struct nl_buf *file)
 	return typed_fields(p);
 }
 
-enum nl_err nl_post_load(const char *path, struct nl_post **out)
+static enum nl_err post_new(const char *path, struct nl_post **out)
 {
-	struct nl_buf file = NL_BUF_INIT;
 	struct nl_post *p = calloc(1, sizeof *p);
-	enum nl_err e;
 	*out = NULL;
-	if (!p || !(p->path = strdup(path)) || !(p->dir = strdup(path))) {
-		e = nl_errf(NL_ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!p || !(p->path = strdup(path)) || !(p->dir = strdup(path)))
+		goto nomem;
 	char *slash = strrchr(p->dir, '/');
 	if (slash) {
 		slash[slash == p->dir ? 1 : 0] = 0;
 	} else {
 		free(p->dir);
-		if (!(p->dir = strdup("."))) {
-			e = nl_errf(NL_ENOMEM, "out of memory");
-			goto out;
-		}
+		if (!(p->dir = strdup(".")))
+			goto nomem;
 	}
-	if ((e = read_file(path, &file)) || (e = parse(p, &file)))
-		goto out;
 	*out = p;
-	p = NULL;
-out:
-	nl_buf_free(&file);
+	return NL_OK;
+nomem:
 	nl_post_free(p);
+	return nl_errf(NL_ENOMEM, "out of memory");
+}
+
+/* Parse file (which it may change in place) as the post at path. */
+static enum nl_err post_from(const char *path, struct nl_buf *file, struct nl_post **out)
+{
+	struct nl_post *p;
+	enum nl_err e = post_new(path, &p);
+	if (!e && !(e = parse(p, file))) {
+		*out = p;
+		return NL_OK;
+	}
+	nl_post_free(p);
+	*out = NULL;
+	return e;
+}
+
+enum nl_err nl_post_load(const char *path, struct nl_post **out)
+{
+	struct nl_buf file = NL_BUF_INIT;
+	enum nl_err e;
+	*out = NULL;
+	if (!(e = read_file(path, &file)))
+		e = post_from(path, &file, out);
+	nl_buf_free(&file);
+	return e;
+}
+
+enum nl_err nl_post_parse(const char *path, const char *data, size_t len, struct nl_post **out)
+{
+	struct nl_buf file = NL_BUF_INIT;
+	enum nl_err e;
+	*out = NULL;
+	if (len > POST_MAX)
+		return nl_errf(NL_EDATA, "%s: larger than %zu MB", path, POST_MAX >> 20);
+	nl_buf_add(&file, data, len);
+	if (!(e = nl_buf_err(&file)))
+		e = post_from(path, &file, out);
+	nl_buf_free(&file);
 	return e;
 }
 
