@@ -41,14 +41,6 @@ struct nl_subsdb {
 	char token[NL_TOKEN_LEN + 1];
 };
 
-void nl_time_format(time_t t, char out[NL_TIME_LEN + 1])
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	if (!strftime(out, NL_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		out[0] = 0;
-}
-
 
 /* ---- the lock ---- */
 
@@ -197,7 +189,7 @@ enum nl_err nl_subsdb_open(const char *path, const struct nl_subsdb_opts *o, str
 	db->mode = 0600; /* a new list holds personal data: owner only */
 	db->row.f = db->fields;
 	nl_buf_init(&db->out);
-	nl_time_format(o->now ? o->now : time(NULL), db->now);
+	nl_time_rfc3339(o->now ? o->now : time(NULL), db->now);
 	if ((e = set_paths(db, path)))
 		goto out;
 	for (size_t i = 0; i < NL_COL_FIXED; i++)
