@@ -78,8 +78,6 @@ void nl_hdr_raw(struct nl_buf *out, const char *name, const char *value);
 void nl_hdr_addr(struct nl_buf *out, const char *name, const char *display,
 		 const char *addr);
 
-/* "Sun, 29 Nov 2026 09:30:00 +0000": UTC, English names whatever the locale. */
-void nl_date_rfc5322(char out[40], time_t t);
 /*
  * A multipart boundary, "=_nl_" and 32 hex digits, derived from the seed
  * (same seed, same boundary). "=_" never occurs in quoted-printable or

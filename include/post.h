@@ -38,12 +38,6 @@ enum nl_err nl_post_load(const char *path, struct nl_post **out);
 enum nl_err nl_post_parse(const char *path, const char *data, size_t len, struct nl_post **out);
 void nl_post_free(struct nl_post *p);
 
-/*
- * Parse an RFC 3339 timestamp or a bare YYYY-MM-DD (midnight) into UTC
- * seconds. A timestamp without offset is taken as UTC here. *has_offset
- * tells whether the text carried Z or an offset. False if malformed.
- */
-bool nl_parse_date(const char *s, time_t *out, bool *has_offset);
 /* True if s is a usable slug: [A-Za-z0-9._-]+, not starting with '.'. */
 bool nl_slug_valid(const char *s);
 

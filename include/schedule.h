@@ -7,39 +7,10 @@
 #include <time.h>
 
 #include "config.h"
+#include "datetime.h"
 #include "nl.h"
 #include "post.h"
 #include "sendlog.h"
-
-/* ---- time zones and durations ---- */
-
-/*
- * True if name is "UTC" or a zone of the system's tz database (TZDIR, else
- * /usr/share/zoneinfo) such as "Europe/Berlin": a TZif file under a plain
- * relative name. glibc quietly takes an unknown zone for UTC, so check first.
- */
-bool nl_tz_valid(const char *name);
-/*
- * The moment at which the clocks of zone tz show the wall-clock time `wall`
- * (given as if it were UTC: how nl_parse_date returns a date without an
- * offset). A time the clocks skip at a DST change counts as that far after
- * the change (02:30 on a night that jumps from 02:00 to 03:00 is 03:30); a
- * time they show twice is the first. These functions set TZ for the call
- * and restore it, so call them only before any thread starts.
- */
-time_t nl_tz_from_wall(const char *tz, time_t wall);
-/* t in zone tz as "2026-03-29 09:00 CEST" (seconds only when not zero). */
-void nl_tz_format(const char *tz, time_t t, char *out, size_t size);
-/*
- * A date as a post or the command line gives it, as a moment: with an offset
- * as it says; without one in zone tz; a bare YYYY-MM-DD at midnight there.
- * False if it is not RFC 3339 or YYYY-MM-DD.
- */
-bool nl_schedule_parse_time(const char *tz, const char *s, time_t *out);
-/* "7d", "36h", "90m", "45s", "2w" (or "1d12h") in seconds; false unless well formed and positive. */
-bool nl_parse_duration(const char *s, long *out);
-/* Seconds as the largest whole unit: "7d", "36h", "90m", "45s". */
-void nl_format_duration(long secs, char *out, size_t size);
 
 /* ---- what cron does with one post ---- */
 

@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "addr.h"
+#include "datetime.h"
 #include "nl.h"
 #include "subscriber.h"
 
-#define NL_TIME_LEN 20 /* "2026-11-29T09:30:00Z" */
 /* How long a writer waits for another to finish before giving up. */
 #define NL_SUBSDB_LOCK_WAIT 60
 
@@ -88,8 +88,5 @@ enum nl_err nl_subsdb_set_status(const char *path, const struct nl_subsdb_opts *
 /* Delete every row with this address (erasure): nothing of it is kept. */
 enum nl_err nl_subsdb_remove(const char *path, const struct nl_subsdb_opts *o, const char *email,
 			     struct nl_subsdb_result *res);
-
-/* Format t as RFC 3339 UTC into out. */
-void nl_time_format(time_t t, char out[NL_TIME_LEN + 1]);
 
 #endif

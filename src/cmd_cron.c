@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "datetime.h"
 #include "log.h"
 #include "schedule.h"
 #include "sendlog.h"
@@ -94,7 +95,7 @@ static enum nl_err resolve_now(const struct nl_config *cfg, struct cron_args *a)
 	a->now = time(NULL);
 	if (!a->now_text)
 		return NL_OK;
-	if (!nl_schedule_parse_time(cfg->tz, a->now_text, &a->now))
+	if (!nl_time_parse_in(nl_tz_get(cfg->tz), a->now_text, &a->now))
 		return nl_errf(NL_EUSAGE, "--now %s: not RFC 3339 (2026-11-29T09:30:00+01:00) or YYYY-MM-DD",
 			       a->now_text);
 	return NL_OK;
@@ -106,12 +107,12 @@ static enum nl_err resolve_now(const struct nl_config *cfg, struct cron_args *a)
 static void when_text(const struct nl_config *cfg, time_t t, char *out, size_t size)
 {
 	char local[80], utc[80];
-	nl_tz_format(cfg->tz, t, local, sizeof local);
+	nl_tz_format(nl_tz_get(cfg->tz), t, local, sizeof local);
 	if (!strcmp(cfg->tz, "UTC")) {
 		snprintf(out, size, "%s", local);
 		return;
 	}
-	nl_tz_format("UTC", t, utc, sizeof utc);
+	nl_tz_format(NULL, t, utc, sizeof utc);
 	snprintf(out, size, "%s (%s)", local, utc);
 }
 
@@ -143,7 +144,7 @@ static void explain_trouble(const struct cron *c, const struct nl_sched_post *p,
 {
 	const struct nl_campaign_log *log = p->log;
 	char age[32], span[48];
-	nl_format_duration(c->cfg->max_age, age, sizeof age);
+	nl_duration_format(c->cfg->max_age, age, sizeof age);
 	span_text((long)(c->a->now - p->due), span, sizeof span);
 	if (p->when == NL_WHEN_BACKOFF) {
 		add_when(b, c->cfg, "the last try stopped at", (time_t)log->last_stop);
@@ -204,7 +205,7 @@ static void skip_once(struct cron *c, const struct nl_sched_post *p, const char 
 	char due[80];
 	struct nl_buf detail = NL_BUF_INIT;
 	enum nl_err e;
-	nl_tz_format("UTC", p->due, due, sizeof due);
+	nl_tz_format(NULL, p->due, due, sizeof due);
 	nl_buf_addf(&detail, "%s (due %s)", nl_when_name(p->when), due);
 	if ((e = nl_buf_err(&detail)) ||
 	    (e = nl_sendlog_write(c->log, p->post->slug, NULL, NL_EV_SKIPPED, 0, NULL, detail.data)))
@@ -425,8 +426,8 @@ static void schedule_line(struct cron *c, const struct nl_sched_post *p)
 	char local[80] = "-", utc[80] = "-";
 	struct nl_buf note = NL_BUF_INIT;
 	if (p->due != (time_t)-1) {
-		nl_tz_format(c->cfg->tz, p->due, local, sizeof local);
-		nl_tz_format("UTC", p->due, utc, sizeof utc);
+		nl_tz_format(nl_tz_get(c->cfg->tz), p->due, local, sizeof local);
+		nl_tz_format(NULL, p->due, utc, sizeof utc);
 	}
 	schedule_note(c, p, &note);
 	if (nl_buf_err(&note))

@@ -16,7 +16,7 @@
 
 #include "addr.h"
 #include "buf.h"
-#include "schedule.h"
+#include "datetime.h"
 #include "utf8.h"
 
 /* Plain string keys: where each lives in the file and in the struct. */
@@ -266,7 +266,7 @@ static enum nl_err load_schedule(struct nl_config *c)
 			   "unknown time zone: use a name from the tz database such as Europe/Berlin, "
 			   "or UTC");
 	c->max_age = 7 * 86400;
-	if (n && !nl_ynode_is_null(n) && !(s && nl_parse_duration(s, &c->max_age)))
+	if (n && !nl_ynode_is_null(n) && !(s && nl_duration_parse(s, &c->max_age)))
 		return bad(c, n, "max_age", "must be a duration such as 7d, 36h or 90m");
 	return NL_OK;
 }

@@ -155,68 +155,17 @@ static enum nl_status status_word(const char *s)
 	return st;
 }
 
-static bool digits(const char **p, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return false;
-		*v = *v * 10 + (**p - '0');
-	}
-	return true;
-}
-
-/* The zone after a time: "", Z, UTC, +hh, +hhmm, +hh:mm; offset in seconds east. */
-static bool zone(const char *p, long *off)
-{
-	int h = 0, m = 0, sign;
-	while (*p == ' ')
-		p++;
-	*off = 0;
-	if (!*p || !strcmp(p, "Z") || !strcmp(p, "z") || !strcmp(p, "UTC") || !strcmp(p, "GMT"))
-		return true;
-	if (*p != '+' && *p != '-')
-		return false;
-	sign = *p++ == '-' ? -1 : 1;
-	if (!digits(&p, 2, &h))
-		return false;
-	if (*p == ':')
-		p++;
-	if (*p && !digits(&p, 2, &m))
-		return false;
-	*off = sign * (h * 3600L + m * 60L);
-	return !*p && h < 24 && m < 60;
-}
-
 bool nl_time_normalize(const char *in, char out[NL_TIME_LEN + 1])
 {
-	struct tm tm = {0};
 	char copy[64];
-	snprintf(copy, sizeof copy, "%s", in);
+	if (strlen(in) >= sizeof copy)
+		return false; /* no date is that long */
+	memcpy(copy, in, strlen(in) + 1);
 	const char *p = nl_field_trim(copy);
-	int y, mo, d, h = 0, mi = 0, s = 0;
-	long off;
-	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
+	struct nl_time t;
+	if (!nl_time_parse(p, strlen(p), NL_TIME_EXPORT, &t))
 		return false;
-	if ((*p == 'T' || *p == 't' || *p == ' ') && p[1] >= '0' && p[1] <= '9') {
-		p++;
-		if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
-			return false;
-		if (*p == ':' && (p++, !digits(&p, 2, &s)))
-			return false;
-		if (*p == '.' || *p == ',')
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-	}
-	if (!zone(p, &off) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-		return false;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	nl_time_format(timegm(&tm) - off, out);
+	nl_time_rfc3339(t.t, out);
 	return *out != 0;
 }
 

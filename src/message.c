@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "csv.h"
+#include "datetime.h"
 #include "log.h"
 #include "mime.h"
 #include "render.h"
@@ -213,11 +214,8 @@ static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 	}
 	if (*cfg->base_url)
 		snprintf(web, sizeof web, "%s/%s/", cfg->base_url, p->slug);
-	if (p->date != (time_t)-1) {
-		struct tm tm;
-		gmtime_r(&p->date, &tm);
-		strftime(when, sizeof when, "%B %-d, %Y", &tm);
-	}
+	if (p->date != (time_t)-1)
+		nl_time_long_date(p->date, when, sizeof when);
 	if (!nl_ynode_get(pub, "language") && (e = put_str(pub, "language", "en"))) {
 		nl_ynode_free(ctx);
 		nl_ynode_free(pub);
@@ -424,9 +422,9 @@ static enum nl_err build_parts(struct nl_campaign *c)
 static void static_headers(struct nl_campaign *c, const char *outer, bool related)
 {
 	const struct nl_config *cfg = c->o.cfg;
-	char date[40];
+	char date[NL_TIME_RFC5322_LEN + 1];
 	struct nl_buf subj = NL_BUF_INIT;
-	nl_date_rfc5322(date, c->o.now);
+	nl_time_rfc5322(c->o.now, date);
 	nl_hdr_addr(&c->head, "From", cfg->from_name, cfg->from_addr);
 	if (*cfg->reply_to)
 		nl_hdr_addr(&c->head, "Reply-To", "", cfg->reply_to);

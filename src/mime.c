@@ -622,26 +622,6 @@ void nl_hdr_addr(struct nl_buf *out, const char *name, const char *display,
 	hdr_end(out, &w);
 }
 
-void nl_date_rfc5322(char out[40], time_t t)
-{
-	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
-
-	/* Only absurd times fail or fall outside RFC 5322's four-digit years. */
-	if (!gmtime_r(&t, &tm) || tm.tm_year < 0 || tm.tm_year > 9999 - 1900) {
-		t = 0;
-		gmtime_r(&t, &tm);
-	}
-	/* The unsigned modulos only tell the compiler how wide each field is. */
-	snprintf(out, 40, "%s, %02u %s %04u %02u:%02u:%02u +0000",
-		 days[(unsigned)tm.tm_wday % 7], (unsigned)tm.tm_mday % 100,
-		 months[(unsigned)tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000,
-		 (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
-		 (unsigned)tm.tm_sec % 100);
-}
-
 static uint64_t mix64(uint64_t h)
 {
 	h ^= h >> 33;

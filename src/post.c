@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "datetime.h"
 #include "utf8.h"
 
 #define POST_MAX ((size_t)16 << 20)
@@ -90,65 +91,6 @@ static enum nl_err split(struct nl_post *post, const char *s, size_t n, struct n
 	return nl_errf(NL_EDATA, "%s:1:1: front matter: no closing '---' line", post->path);
 }
 
-static int digits(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-bool nl_parse_date(const char *s, time_t *out, bool *has_offset)
-{
-	int y = digits(s, 4), mo, d, h = 0, mi = 0, sec = 0, off = 0;
-	struct tm tm = {0};
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	*has_offset = false;
-	if (strlen(s) < 10 || y < 0 || s[4] != '-' || s[7] != '-')
-		return false;
-	mo = digits(s + 5, 2);
-	d = digits(s + 8, 2);
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
-		return false;
-	s += 10;
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		h = digits(s + 1, 2);
-		if (h < 0 || s[3] != ':' || (mi = digits(s + 4, 2)) < 0 || s[6] != ':' ||
-		    (sec = digits(s + 7, 2)) < 0 || h > 23 || mi > 59 || sec > 60)
-			return false;
-		s += 9;
-		if (*s == '.')
-			for (s++; isdigit((unsigned char)*s); s++)
-				;
-		if (*s == 'Z' || *s == 'z') {
-			*has_offset = true;
-			s++;
-		} else if (*s == '+' || *s == '-') {
-			int oh = digits(s + 1, 2), om = s[3] == ':' ? digits(s + 4, 2) : -1;
-			if (oh < 0 || om < 0 || oh > 23 || om > 59)
-				return false;
-			off = (oh * 60 + om) * 60 * (*s == '-' ? -1 : 1);
-			*has_offset = true;
-			s += 6;
-		}
-	}
-	while (*s == ' ')
-		s++;
-	if (*s)
-		return false;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out = timegm(&tm) - off;
-	return true;
-}
-
 bool nl_slug_valid(const char *s)
 {
 	if (!*s || *s == '.')
@@ -192,9 +134,19 @@ static enum nl_err date_field(struct nl_post *p, const char *key, char **text, t
 			      bool *has_offset)
 {
 	enum nl_err e = field(p, key, text, false);
+	struct nl_time pt;
+	size_t len;
 	*t = (time_t)-1;
-	if (e || !(*text)[0] || nl_parse_date(*text, t, has_offset))
+	*has_offset = false;
+	if (e || !(*text)[0])
 		return e;
+	for (len = strlen(*text); len && (*text)[len - 1] == ' '; len--) /* YAML keeps blanks inside quotes */
+		;
+	if (nl_time_parse(*text, len, 0, &pt)) {
+		*t = pt.t;
+		*has_offset = pt.has_offset;
+		return NL_OK;
+	}
 	const struct nl_ynode *n = nl_ynode_get(p->meta, key);
 	return nl_errf(NL_EDATA, "%s:%d:%d: front matter: %s '%s' is not RFC 3339 or YYYY-MM-DD",
 		       p->path, n->line, n->col, key, *text);

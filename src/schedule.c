@@ -1,4 +1,4 @@
-/* schedule.c - which posts cron sends, and when: the posts folder, zones and DST, backoff, max_age. */
+/* schedule.c - which posts cron sends, and when: the posts folder, backoff, max_age. */
 #include "schedule.h"
 
 #include <ctype.h>
@@ -18,171 +18,8 @@
 #include "recipients.h"
 #include "subscriber.h"
 
-#define TZ_DIR_DEFAULT "/usr/share/zoneinfo"
 #define DAY 86400
 #define MAX_DEPTH 8			/* folders under posts/: Hugo bundles, years, months */
-#define MAX_DURATION (3650L * DAY)	/* ten years is more than anyone means */
-
-/* ---- time zones ---- */
-
-struct tz_saved {
-	char *old;	/* TZ as it was, or NULL when unset */
-};
-
-static bool tz_name_ok(const char *s)
-{
-	if (!*s || *s == '/' || strstr(s, "..") || strlen(s) > 255)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("/_+-", *s))
-			return false;
-	return true;
-}
-
-bool nl_tz_valid(const char *name)
-{
-	const char *dir = getenv("TZDIR");
-	char path[PATH_MAX], magic[4];
-	struct stat st;
-	int fd;
-	if (!strcmp(name, "UTC"))
-		return true;
-	if (!tz_name_ok(name))
-		return false;
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : TZ_DIR_DEFAULT, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	/* zone.tab, tzdata.zi and folders live there too; only TZif files are zones. */
-	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && read(fd, magic, 4) == 4 &&
-		  !memcmp(magic, "TZif", 4);
-	close(fd);
-	return ok;
-}
-
-/* Switch the C library to zone tz; "UTC" needs no tz database at all. */
-static void tz_enter(const char *tz, struct tz_saved *s)
-{
-	const char *old = getenv("TZ");
-	char value[300];
-	s->old = old ? strdup(old) : NULL;
-	if (!strcmp(tz, "UTC"))
-		snprintf(value, sizeof value, "UTC0");
-	else
-		snprintf(value, sizeof value, ":%s", tz);
-	setenv("TZ", value, 1);
-	tzset();
-}
-
-static void tz_leave(struct tz_saved *s)
-{
-	if (s->old)
-		setenv("TZ", s->old, 1);
-	else
-		unsetenv("TZ");
-	free(s->old);
-	tzset();
-}
-
-/* Seconds east of UTC in the current zone at t. */
-static long offset_at(time_t t)
-{
-	struct tm tm;
-	return localtime_r(&t, &tm) ? tm.tm_gmtoff : 0;
-}
-
-/*
- * Try the offsets in force a day either side: each that maps back to itself
- * is a reading of the wall time. Unlike mktime's tm_isdst guesses this also
- * holds for zones that changed their standard offset.
- */
-time_t nl_tz_from_wall(const char *tz, time_t wall)
-{
-	struct tz_saved saved;
-	tz_enter(tz, &saved);
-	long before = offset_at(wall - DAY), after = offset_at(wall + DAY);
-	time_t t1 = wall - before, t2 = wall - after, best;
-	bool ok1 = offset_at(t1) == before, ok2 = offset_at(t2) == after;
-	if (ok1 && ok2)
-		best = t1 < t2 ? t1 : t2; /* shown twice: the first time */
-	else if (ok2)
-		best = t2;
-	else
-		best = t1; /* valid, or skipped: read with the offset before the jump */
-	tz_leave(&saved);
-	return best;
-}
-
-void nl_tz_format(const char *tz, time_t t, char *out, size_t size)
-{
-	struct tz_saved saved;
-	struct tm tm;
-	tz_enter(tz, &saved);
-	if (!localtime_r(&t, &tm) ||
-	    !strftime(out, size, tm.tm_sec ? "%Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M %Z", &tm))
-		snprintf(out, size, "?");
-	tz_leave(&saved);
-}
-
-bool nl_schedule_parse_time(const char *tz, const char *s, time_t *out)
-{
-	bool has_offset;
-	if (!nl_parse_date(s, out, &has_offset))
-		return false;
-	if (!has_offset)
-		*out = nl_tz_from_wall(tz, *out);
-	return true;
-}
-
-/* ---- durations ---- */
-
-static const struct {
-	char unit;
-	long secs;
-} units[] = {{'w', 7 * DAY}, {'d', DAY}, {'h', 3600}, {'m', 60}, {'s', 1}};
-
-static long unit_secs(char c)
-{
-	for (size_t i = 0; i < NL_ARRAY_LEN(units); i++)
-		if (units[i].unit == c)
-			return units[i].secs;
-	return 0;
-}
-
-bool nl_parse_duration(const char *s, long *out)
-{
-	long total = 0;
-	if (!*s)
-		return false;
-	while (*s) {
-		char *end;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		errno = 0;
-		long v = strtol(s, &end, 10), secs = unit_secs(*end);
-		if (errno || !secs || v > MAX_DURATION / secs)
-			return false;
-		total += v * secs;
-		if (total > MAX_DURATION)
-			return false;
-		for (s = end + 1; *s == ' '; s++)
-			;
-	}
-	if (total <= 0)
-		return false;
-	*out = total;
-	return true;
-}
-
-void nl_format_duration(long secs, char *out, size_t size)
-{
-	for (size_t i = 1; i < NL_ARRAY_LEN(units); i++) { /* days before weeks: "7d" reads better */
-		if (secs % units[i].secs == 0) {
-			snprintf(out, size, "%ld%c", secs / units[i].secs, units[i].unit);
-			return;
-		}
-	}
-}
 
 /* ---- the decision ---- */
 
@@ -331,7 +168,7 @@ static time_t due_of(const struct nl_config *cfg, const struct nl_post *p)
 	time_t t = at ? p->send_at : p->date;
 	if (t == (time_t)-1)
 		return t;
-	return (at ? p->send_at_has_offset : p->date_has_offset) ? t : nl_tz_from_wall(cfg->tz, t);
+	return (at ? p->send_at_has_offset : p->date_has_offset) ? t : nl_tz_from_wall(nl_tz_get(cfg->tz), t);
 }
 
 static enum nl_err load_one(const struct nl_config *cfg, struct nl_sched_post *sp)

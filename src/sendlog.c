@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "datetime.h"
 #include "log.h"
 
 #define NFIELDS 7
@@ -111,13 +112,12 @@ static void pretend(struct timespec *ts)
 static void format_time(char *out, size_t size)
 {
 	struct timespec ts;
-	struct tm tm;
+	char s[NL_TIME_MS_LEN + 1];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pretend(&ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	nl_time_rfc3339_ms(ts.tv_sec, ts.tv_nsec, s);
+	snprintf(out, size, "%s", s);
 }
 
 static char escape_char(char c)
@@ -517,21 +517,11 @@ static void unescape(char *s)
 /* Seconds since the epoch for "2026-11-29T09:30:00.123Z" (the fraction optional); -1 if malformed. */
 static double parse_time(const char *s)
 {
-	struct tm tm = {0};
-	double frac = 0, scale = 0.1;
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	struct nl_time t;
 
-	if (!p)
+	if (!nl_time_parse(s, strlen(s), NL_TIME_NEED_ZONE, &t))
 		return -1;
-	if (*p == '.') {
-		if (!(*++p >= '0' && *p <= '9'))
-			return -1;
-		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			frac += (*p - '0') * scale;
-	}
-	if (p[0] != 'Z' || p[1])
-		return -1;
-	return (double)timegm(&tm) + frac;
+	return (double)t.t + t.nsec / 1e9;
 }
 
 /* "-" is 0; else three digits, 100 to 599. -1 if malformed. */

@@ -33,14 +33,6 @@ struct nl_subsdb {
 	char now[NL_TIME_LEN + 1];
 };
 
-void nl_time_format(time_t t, char out[NL_TIME_LEN + 1])
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	if (!strftime(out, NL_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		out[0] = 0;
-}
-
 
 /* ---- the lock ---- */
 
@@ -155,7 +147,7 @@ enum nl_err nl_subsdb_open(const char *path, const struct nl_subsdb_opts *o, str
 	db->row.f = db->fields;
 	db->row.cols = db->fields;
 	nl_buf_init(&db->out);
-	nl_time_format(o->now ? o->now : time(NULL), db->now);
+	nl_time_rfc3339(o->now ? o->now : time(NULL), db->now);
 	if ((e = set_paths(db, path)))
 		goto out;
 	if (o->write && ((e = nl_mkdirs(db->dir)) || (e = take_lock(db))))

@@ -675,18 +675,8 @@ static void test_injection(void)
 
 static void test_date_boundary(void)
 {
-	char d[40], b1[48], b2[48], b3[48];
+	char b1[48], b2[48], b3[48];
 
-	nl_date_rfc5322(d, 0);
-	T_STREQ(d, "Thu, 01 Jan 1970 00:00:00 +0000");
-	nl_date_rfc5322(d, 1795944600);
-	T_STREQ(d, "Sun, 29 Nov 2026 09:30:00 +0000");
-	nl_date_rfc5322(d, 951868799);
-	T_STREQ(d, "Tue, 29 Feb 2000 23:59:59 +0000");
-	nl_date_rfc5322(d, (time_t)-1);
-	T_STREQ(d, "Wed, 31 Dec 1969 23:59:59 +0000");
-	nl_date_rfc5322(d, (time_t)400000000000); /* year 14645: not four digits */
-	T_STREQ(d, "Thu, 01 Jan 1970 00:00:00 +0000");
 	nl_mime_boundary(b1, "post-1", 6);
 	nl_mime_boundary(b2, "post-1", 6);
 	nl_mime_boundary(b3, "post-2", 6);

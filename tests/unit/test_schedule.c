@@ -1,4 +1,4 @@
-/* test_schedule.c - unit tests: zones and DST, durations, the backoff, cron's decision, the posts folder, campaign events. */
+/* test_schedule.c - unit tests: the backoff, cron's decision, the posts folder, campaign events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,116 +42,6 @@ static void spit(const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	free(p);
-}
-
-static void test_tz_valid(void)
-{
-	T_CHECK(nl_tz_valid("UTC"));
-	T_CHECK(nl_tz_valid("Europe/Berlin"));
-	T_CHECK(nl_tz_valid("America/New_York"));
-	T_CHECK(nl_tz_valid("Etc/GMT+5"));
-	T_CHECK(!nl_tz_valid(""));
-	T_CHECK(!nl_tz_valid("Europe"));		/* a folder */
-	T_CHECK(!nl_tz_valid("zone.tab"));		/* not a zone file */
-	T_CHECK(!nl_tz_valid("Nowhere/City"));
-	T_CHECK(!nl_tz_valid("/etc/localtime"));	/* names only */
-	T_CHECK(!nl_tz_valid("../zoneinfo/UTC"));
-	T_CHECK(!nl_tz_valid("Europe/Berlin "));
-	T_CHECK(!nl_tz_valid("CET-1CEST,M3.5.0,M10.5.0/3")); /* POSIX rules are not IANA names */
-}
-
-static void test_tz_from_wall(void)
-{
-	const char *b = "Europe/Berlin";
-	T_CHECK(nl_tz_from_wall("UTC", at(2026, 3, 29, 9, 0, 0)) == at(2026, 3, 29, 9, 0, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 1, 15, 12, 0, 0)) == at(2026, 1, 15, 11, 0, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 7, 15, 12, 0, 0)) == at(2026, 7, 15, 10, 0, 0));
-	/* The night of 29 March 2026: 02:00 CET jumps to 03:00 CEST. */
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 28, 9, 0, 0)) == at(2026, 3, 28, 8, 0, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 29, 0, 0, 0)) == at(2026, 3, 28, 23, 0, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 29, 1, 59, 59)) == at(2026, 3, 29, 0, 59, 59));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 29, 2, 30, 0)) == at(2026, 3, 29, 1, 30, 0)); /* skipped: 03:30 CEST */
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 29, 3, 0, 0)) == at(2026, 3, 29, 1, 0, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 3, 29, 9, 0, 0)) == at(2026, 3, 29, 7, 0, 0));
-	/* 25 October 2026: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice. */
-	T_CHECK(nl_tz_from_wall(b, at(2026, 10, 25, 1, 59, 0)) == at(2026, 10, 24, 23, 59, 0));
-	T_CHECK(nl_tz_from_wall(b, at(2026, 10, 25, 2, 30, 0)) == at(2026, 10, 25, 0, 30, 0)); /* the first */
-	T_CHECK(nl_tz_from_wall(b, at(2026, 10, 25, 3, 0, 0)) == at(2026, 10, 25, 2, 0, 0));
-	/* Elsewhere: west of UTC, half hours, a 30-minute DST. */
-	T_CHECK(nl_tz_from_wall("America/New_York", at(2026, 3, 8, 2, 30, 0)) == at(2026, 3, 8, 7, 30, 0));
-	T_CHECK(nl_tz_from_wall("America/New_York", at(2026, 6, 1, 9, 0, 0)) == at(2026, 6, 1, 13, 0, 0));
-	T_CHECK(nl_tz_from_wall("Asia/Kolkata", at(2026, 1, 15, 12, 0, 0)) == at(2026, 1, 15, 6, 30, 0));
-	T_CHECK(nl_tz_from_wall("Australia/Lord_Howe", at(2026, 1, 15, 12, 0, 0)) == at(2026, 1, 15, 1, 0, 0));
-	T_CHECK(nl_tz_from_wall("Australia/Lord_Howe", at(2026, 7, 15, 12, 0, 0)) == at(2026, 7, 15, 1, 30, 0));
-}
-
-/* The zone is the caller's again afterwards, set or not. */
-static void test_tz_restored(void)
-{
-	char out[64];
-	struct tm tm;
-	time_t t = at(2026, 1, 1, 0, 0, 0);
-	setenv("TZ", "Asia/Tokyo", 1);
-	tzset();
-	nl_tz_from_wall("Europe/Berlin", t);
-	nl_tz_format("America/New_York", t, out, sizeof out);
-	T_STREQ(getenv("TZ"), "Asia/Tokyo");
-	localtime_r(&t, &tm);
-	T_CHECK(tm.tm_gmtoff == 9 * 3600);
-	unsetenv("TZ");
-	tzset();
-	nl_tz_from_wall("Europe/Berlin", t);
-	T_CHECK(getenv("TZ") == NULL);
-}
-
-static void test_tz_format_and_parse(void)
-{
-	char out[64];
-	time_t t;
-	nl_tz_format("Europe/Berlin", at(2026, 3, 29, 7, 0, 0), out, sizeof out);
-	T_STREQ(out, "2026-03-29 09:00 CEST");
-	nl_tz_format("Europe/Berlin", at(2026, 3, 28, 8, 0, 5), out, sizeof out);
-	T_STREQ(out, "2026-03-28 09:00:05 CET");
-	nl_tz_format("UTC", at(2026, 3, 28, 8, 0, 0), out, sizeof out);
-	T_STREQ(out, "2026-03-28 08:00 UTC");
-	/* A bare date is midnight in the zone; an offset is exact whatever the zone. */
-	T_CHECK(nl_schedule_parse_time("Europe/Berlin", "2026-03-29", &t) && t == at(2026, 3, 28, 23, 0, 0));
-	T_CHECK(nl_schedule_parse_time("Europe/Berlin", "2026-07-01", &t) && t == at(2026, 6, 30, 22, 0, 0));
-	T_CHECK(nl_schedule_parse_time("Europe/Berlin", "2026-03-29T09:00:00+05:00", &t) &&
-		t == at(2026, 3, 29, 4, 0, 0));
-	T_CHECK(nl_schedule_parse_time("Europe/Berlin", "2026-03-29T09:00:00Z", &t) && t == at(2026, 3, 29, 9, 0, 0));
-	T_CHECK(nl_schedule_parse_time("UTC", "2026-03-29T09:00:00", &t) && t == at(2026, 3, 29, 9, 0, 0));
-	T_CHECK(!nl_schedule_parse_time("UTC", "tomorrow", &t));
-	T_CHECK(!nl_schedule_parse_time("UTC", "2026-02-30", &t));
-}
-
-static void test_durations(void)
-{
-	static const struct {
-		const char *s;
-		long secs; /* 0: refused */
-	} cases[] = {
-		{"7d", 604800}, {"36h", 129600}, {"90m", 5400}, {"45s", 45}, {"2w", 1209600},
-		{"1d12h", 129600}, {"1d 12h", 129600}, {"", 0}, {"7", 0}, {"d", 0}, {"-1d", 0},
-		{"0d", 0}, {"7x", 0}, {"1.5d", 0}, {"7 d", 0}, {"99999999999999999999d", 0},
-		{"4000d", 0}, {"7D", 0},
-	};
-	char out[32];
-	for (size_t i = 0; i < NL_ARRAY_LEN(cases); i++) {
-		long v = -1;
-		bool ok = nl_parse_duration(cases[i].s, &v);
-		if (cases[i].secs ? !(ok && v == cases[i].secs) : ok)
-			printf("  duration '%s': %s %ld\n", cases[i].s, ok ? "took" : "refused", v);
-		T_CHECK(cases[i].secs ? ok && v == cases[i].secs : !ok);
-	}
-	nl_format_duration(604800, out, sizeof out);
-	T_STREQ(out, "7d");
-	nl_format_duration(129600, out, sizeof out);
-	T_STREQ(out, "36h");
-	nl_format_duration(5400, out, sizeof out);
-	T_STREQ(out, "90m");
-	nl_format_duration(61, out, sizeof out);
-	T_STREQ(out, "61s");
 }
 
 static void test_backoff(void)
@@ -413,11 +303,6 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_tz_valid();
-	test_tz_from_wall();
-	test_tz_restored();
-	test_tz_format_and_parse();
-	test_durations();
 	test_backoff();
 	test_decide();
 	test_campaign_events();
