@@ -26,11 +26,14 @@ static void print_status(const struct nl_post *post, const struct nl_sendstate *
 		printf("    %-8s %s: %s\n", nl_event_name(st->failures[i].ev), st->failures[i].rcpt,
 		       st->failures[i].detail);
 	printf("  in doubt           %zu\n", st->in_doubt);
+	if (st->stop_detail)
+		printf("  last run stopped   %s\n", *st->stop_detail ? st->stop_detail : "(no reason given)");
 	printf("  not yet attempted  %zu (of %zu active subscribers)\n", left, active);
 	if (st->tests)
 		printf("  proof copies       %zu\n", st->tests);
-	if (st->last_sent > st->first && st->first > 0)
-		printf("  rate               %.1f msg/s\n", (double)st->sent / (st->last_sent - st->first));
+	if (nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome) > 0)
+		printf("  rate               %.1f msg/s\n",
+		       nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome));
 }
 
 int cmd_status(struct nl_cli *cli, int argc, char **argv)
