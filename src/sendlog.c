@@ -829,7 +829,7 @@ static enum nl_err scan_line(struct scan *sc, const struct line *ln, line_fn fn)
 /* Run fn over each of the slug's events in the first limit bytes of fd, from its start (all of it if limit < 0). */
 static enum nl_err scan_pass(struct scan *sc, int fd, line_fn fn, off_t limit, off_t *end)
 {
-	struct reader *r = calloc(1, sizeof *r);
+	struct reader *r = malloc(sizeof *r); /* not calloc: the buffer needs no zeroing */
 	struct line ln;
 	off_t pos = 0;
 	enum nl_err result = NL_OK;
@@ -841,6 +841,8 @@ static enum nl_err scan_pass(struct scan *sc, int fd, line_fn fn, off_t limit, o
 		goto out;
 	}
 	r->fd = fd;
+	r->pos = r->len = 0;
+	r->eof = false;
 	sc->lineno = 0;
 	while (!(result = next_line(sc, r, &ln)) && ln.size > 0) {
 		if (limit >= 0 && pos + ln.size > limit)

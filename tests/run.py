@@ -22,6 +22,7 @@ Usage: run.py [-k SUBSTRING] [-x] [-j JOBS]
 import concurrent.futures as cf
 import glob
 import importlib.util
+import json
 import multiprocessing
 import multiprocessing.util
 import atexit
@@ -49,7 +50,8 @@ def default_jobs():
     env = os.environ.get("NL_TEST_JOBS")
     if env:
         return max(1, int(env))
-    return min(4, max(2, os.cpu_count() or 2))
+    # The tests mostly wait (on servers, timeouts, sleeps): more workers than cores pay.
+    return min(4, max(2, 2 * (os.cpu_count() or 1)))
 
 
 # ---- unit tests ----
@@ -169,13 +171,41 @@ def report(totals, res):
     sys.stdout.flush()
 
 
-def run_e2e(totals, pattern, stop_first, jobs):
+def load_times(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_times(path, times):
+    try:
+        with open(path + ".tmp", "w") as f:
+            json.dump(times, f, indent=0, sort_keys=True)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass  # only a hint for the next run's order
+
+
+def run_e2e(totals, pattern, stop_first, jobs, times_path):
     tests = collect(pattern)
     if not tests:
         return
+    # Longest first (as last measured), so that no long test starts last and runs alone.
+    times = load_times(times_path)
+    tests.sort(key=lambda t: -times.get(t[2], 0.0))
+    try:
+        run_tests(totals, tests, stop_first, jobs, times)
+    finally:
+        save_times(times_path, times)
+
+
+def run_tests(totals, tests, stop_first, jobs, times):
     if jobs <= 1:
         for t in tests:
             res = run_one(*t)
+            times[res[1]] = round(res[2], 2)
             report(totals, res)
             if stop_first and res[0] == "FAIL":
                 return
@@ -185,6 +215,7 @@ def run_e2e(totals, pattern, stop_first, jobs):
         futures = [pool.submit(run_one, *t) for t in tests]
         for fut in cf.as_completed(futures):
             res = fut.result()
+            times[res[1]] = round(res[2], 2)
             report(totals, res)
             if stop_first and res[0] == "FAIL":
                 for f in futures:
@@ -202,8 +233,9 @@ def main():
     if "-j" in args:
         jobs = max(1, int(args[args.index("-j") + 1]))
     totals = Totals()
-    if run_units(os.environ.get("UNITDIR", "build"), totals, pattern, jobs, stop_first):
-        run_e2e(totals, pattern, stop_first, jobs)
+    unitdir = os.environ.get("UNITDIR", "build")
+    if run_units(unitdir, totals, pattern, jobs, stop_first):
+        run_e2e(totals, pattern, stop_first, jobs, os.path.join(ROOT, unitdir, "e2e-times.json"))
     print(f"{totals.passed} passed, {totals.failed} failed, {totals.skipped} skipped")
     return 1 if totals.failed or not totals.passed else 0
 
