@@ -13,7 +13,8 @@ static const char help[] =
 	"\n"
 	"Summarises the send log for the post: sent, deferred, failed (with the\n"
 	"server's replies), in doubt (a crash left the outcome unknown), not yet\n"
-	"attempted (active subscribers with no record), and the sending rate.\n";
+	"attempted (active subscribers with no record), why the last run stopped,\n"
+	"and the sending rate (messages with an outcome per second, as `send` says).\n";
 
 static void print_status(const struct nl_post *post, const struct nl_sendstate *st, size_t active,
 			 size_t left)
