@@ -24,7 +24,7 @@
 #define MAX_WARNINGS 10 /* a corrupt log should not bury the terminal */
 #define LOG_MODE 0600	/* the log names every subscriber: for the owner only */
 #define MAX_TAIL 65536	/* an unterminated tail longer than any record is no torn write */
-#define MAX_LINE 65536	/* far longer than any record: a longer line is skipped, not kept */
+#define MAX_LINE 16384	/* four times the longest record: a longer line is skipped, not kept */
 
 enum { F_TIME, F_SLUG, F_RCPT, F_EVENT, F_CODE, F_MSGID, F_DETAIL };
 
