@@ -2,6 +2,7 @@
 #ifndef NL_SENDLOG_H
 #define NL_SENDLOG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -41,16 +42,34 @@ bool nl_event_is_campaign(enum nl_event e);
  */
 void nl_sendlog_pretend_now(time_t now);
 
+/*
+ * Scans of the log stop with NL_EINTERRUPTED once *flag is non-zero (a
+ * signal handler sets it), so that reading a long log honours Ctrl-C under a
+ * handler that only sets a flag. NULL: never. Call before any thread scans.
+ */
+void nl_sendlog_interrupt(volatile sig_atomic_t *flag);
+
+/*
+ * The sending rate that `send` and `status` both print: messages that got an
+ * outcome (sent, failed, deferred) per second, from the first attempt to the
+ * last outcome. 0 when that span is unknown or empty.
+ */
+double nl_send_rate(size_t outcomes, double first, double last);
+
 struct nl_sendlog; /* opaque */
 
 /*
- * Open (create if missing, mode 0644) the log for appending (O_APPEND|O_CLOEXEC) and take an exclusive lock so
+ * Open (create if missing, mode 0600, as it names every subscriber; the lock file too) the log for appending
+ * (O_APPEND|O_CLOEXEC) and take an exclusive lock so
  * that two runs never send at once: flock(LOCK_EX|LOCK_NB) on the lock file PATH.lock; after taking it, write
  * into the lock file who holds it ("pid 1234 since 2026-...Z: send SLUG") with a plain truncating write.
  * If the lock is held: return NL_ELOCKED with a message naming the log and quoting the holder's line,
  * e.g. "sends.log is in use by another run (pid 1234 since ...: send first-light); try again when it finishes".
  * `what` is the text for the holder line (e.g. "send first-light"; may be NULL).
  * Starts a flusher thread that fdatasync()s the log at least once a second while there are unsynced writes.
+ * A path that is not a regular file (a device, a FIFO, a directory) is refused with NL_ECANTCREAT before any
+ * lock file is made. A last line without its LF (a write cut short by a full disk or a size limit, so nothing
+ * was sent on its strength) is cut off with a warning, so that the next record starts a line of its own.
  * On success *out owns the log; the caller releases it with nl_sendlog_close. On failure *out is NULL.
  */
 enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlog **out);
@@ -74,7 +93,9 @@ struct nl_sendstate {
 	struct nl_addrmap last;	/* recipient -> last campaign event (NL_EV_INTENT/SENT/DEFERRED/FAILED; 'test' lines ignored) */
 	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome) */
 	size_t tests;		/* number of test lines */
-	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none (for rates) */
+	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none */
+	double last_outcome;	/* unix time of the last sent, deferred or failed line, 0 if none (for nl_send_rate) */
+	char *stop_detail;	/* why the last run stopped (its `stopped` line, unescaped) if no run began or finished since; else NULL */
 	/* The failed/deferred recipients with their last reply, for `status` (at most 100 kept, in log order). */
 	struct nl_failure { char *rcpt; char *detail; int code; enum nl_event ev; } *failures;
 	size_t nfailures;
@@ -84,7 +105,8 @@ struct nl_sendstate {
 #define NL_SENDSTATE_MAX_FAILURES 100
 
 /*
- * Read the log at path (a missing file is an empty log) and fill st for SLUG only, streaming line by line
+ * Read the log at path (a missing file is an empty log; anything but a regular file is refused with
+ * NL_ENOINPUT) and fill st for SLUG only, streaming line by line
  * (getline; memory must not grow with the log's size beyond the address map). Unknown events and malformed
  * lines are skipped with a warning naming path:line (nl_warn), except a last line without a trailing newline
  * (a crash mid-write can't happen with single write() calls, but be tolerant: treat it as malformed and warn).

@@ -44,6 +44,7 @@ struct nl_send_plan {
 struct nl_send_stats {
 	size_t sent, failed, deferred;
 	double seconds;
+	double first_attempt, last_outcome; /* seconds on a monotonic clock, 0 if none: for nl_send_rate */
 };
 
 struct nl_sendrun;

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "sendlog.h"
 
 int nl_cmd_fail(enum nl_err e)
 {
@@ -86,4 +87,7 @@ void nl_cmd_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* Past a file size limit (ulimit -f), write() then fails with EFBIG, reported like a full disk. */
+	sigaction(SIGXFSZ, &sa, NULL);
+	nl_sendlog_interrupt(&nl_cmd_interrupted);
 }

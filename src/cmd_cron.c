@@ -421,6 +421,12 @@ static void schedule_note(struct cron *c, const struct nl_sched_post *p, struct 
 	}
 }
 
+/* With timezone UTC the local column would repeat the UTC one: show one. */
+static bool zone_is_utc(const char *tz)
+{
+	return !strcmp(tz, "UTC") || !strcmp(tz, "Etc/UTC") || !strcmp(tz, "Z");
+}
+
 static void schedule_line(struct cron *c, const struct nl_sched_post *p)
 {
 	char local[80] = "-", utc[80] = "-";
@@ -432,6 +438,8 @@ static void schedule_line(struct cron *c, const struct nl_sched_post *p)
 	schedule_note(c, p, &note);
 	if (nl_buf_err(&note))
 		failed(c, NL_ENOMEM);
+	else if (zone_is_utc(c->cfg->tz))
+		printf("%-10s %-25s %s  %s\n", nl_when_name(p->when), utc, p->path, note.data);
 	else
 		printf("%-10s %-25s %-25s %s  %s\n", nl_when_name(p->when), local, utc, p->path, note.data);
 	nl_buf_free(&note);
@@ -458,7 +466,10 @@ int cmd_schedule(struct nl_cli *cli, int argc, char **argv)
 	if (!e) {
 		char zone[64];
 		snprintf(zone, sizeof zone, "DUE (%s)", c.cfg->tz);
-		printf("%-10s %-25s %-25s %s\n", "STATE", zone, "DUE (UTC)", "POST");
+		if (zone_is_utc(c.cfg->tz))
+			printf("%-10s %-25s %s\n", "STATE", "DUE (UTC)", "POST");
+		else
+			printf("%-10s %-25s %-25s %s\n", "STATE", zone, "DUE (UTC)", "POST");
 		for (size_t i = 0; i < s.n; i++)
 			schedule_line(&c, &s.posts[i]);
 	}

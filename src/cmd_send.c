@@ -279,9 +279,9 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 		       p->already_sent ? " (use --resend to send it again to everyone)" : "");
 	} else if (!(e = confirm(a, cfg, post, p))) {
 		e = nl_sendrun_go(run, &st);
-		printf("%s: %zu sent, %zu failed, %zu deferred in %.1f s (%.0f msg/s); log: %s\n",
+		printf("%s: %zu sent, %zu failed, %zu deferred in %.1f s (%.1f msg/s); log: %s\n",
 		       e ? "stopped" : "done", st.sent, st.failed, st.deferred, st.seconds,
-		       st.seconds > 0 ? (double)(st.sent + st.failed + st.deferred) / st.seconds : 0.0,
+		       nl_send_rate(st.sent + st.failed + st.deferred, st.first_attempt, st.last_outcome),
 		       cfg->log);
 		fflush(stdout);
 	}

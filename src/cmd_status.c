@@ -13,7 +13,8 @@ static const char help[] =
 	"\n"
 	"Summarises the send log for the post: sent, deferred, failed (with the\n"
 	"server's replies), in doubt (a crash left the outcome unknown), not yet\n"
-	"attempted (active subscribers with no record), and the sending rate.\n";
+	"attempted (active subscribers with no record), why the last run stopped,\n"
+	"and the sending rate (messages with an outcome per second, as `send` says).\n";
 
 static void print_status(const struct nl_post *post, const struct nl_sendstate *st, size_t active,
 			 size_t left)
@@ -26,11 +27,14 @@ static void print_status(const struct nl_post *post, const struct nl_sendstate *
 		printf("    %-8s %s: %s\n", nl_event_name(st->failures[i].ev), st->failures[i].rcpt,
 		       st->failures[i].detail);
 	printf("  in doubt           %zu\n", st->in_doubt);
+	if (st->stop_detail)
+		printf("  last run stopped   %s\n", *st->stop_detail ? st->stop_detail : "(no reason given)");
 	printf("  not yet attempted  %zu (of %zu active subscribers)\n", left, active);
 	if (st->tests)
 		printf("  proof copies       %zu\n", st->tests);
-	if (st->last_sent > st->first && st->first > 0)
-		printf("  rate               %.1f msg/s\n", (double)st->sent / (st->last_sent - st->first));
+	if (nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome) > 0)
+		printf("  rate               %.1f msg/s\n",
+		       nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome));
 }
 
 static enum nl_err count(const struct nl_config *cfg, const struct nl_post *post, struct nl_sendstate *st,

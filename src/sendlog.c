@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #define NFIELDS 7
 #define TIME_SIZE 32	/* "2026-11-29T09:30:00.123Z" and then some */
 #define MAX_WARNINGS 10 /* a corrupt log should not bury the terminal */
+#define LOG_MODE 0600	/* the log names every subscriber: for the owner only */
+#define MAX_TAIL 65536	/* an unterminated tail longer than any record is no torn write */
+#define MAX_LINE 16384	/* four times the longest record: a longer line is skipped, not kept */
 
 enum { F_TIME, F_SLUG, F_RCPT, F_EVENT, F_CODE, F_MSGID, F_DETAIL };
 
@@ -69,6 +73,8 @@ static const char *const event_names[] = {
 
 /* Nanoseconds added to the clock for `cron --now`; set before any thread writes. */
 static int64_t clock_offset;
+/* Set by a signal handler to stop a long scan (nl_sendlog_interrupt); NULL: never. */
+static volatile sig_atomic_t *interrupt_flag;
 
 const char *nl_event_name(enum nl_event e)
 {
@@ -96,6 +102,16 @@ void nl_sendlog_pretend_now(time_t now)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	clock_offset = now ? ((int64_t)now - ts.tv_sec) * 1000000000 - ts.tv_nsec : 0;
+}
+
+void nl_sendlog_interrupt(volatile sig_atomic_t *flag)
+{
+	interrupt_flag = flag;
+}
+
+double nl_send_rate(size_t outcomes, double first, double last)
+{
+	return first > 0 && last > first ? (double)outcomes / (last - first) : 0;
 }
 
 static void pretend(struct timespec *ts)
@@ -406,7 +422,7 @@ static enum nl_err take_lock(struct nl_sendlog *l, const char *what)
 	result = nl_buf_err(&lockpath);
 	if (result)
 		goto out;
-	l->lockfd = open(lockpath.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	l->lockfd = open(lockpath.data, O_RDWR | O_CREAT | O_CLOEXEC, LOG_MODE);
 	if (l->lockfd < 0) {
 		result = nl_errf(NL_ECANTCREAT, "%s: cannot open: %s", lockpath.data, strerror(errno));
 		goto out;
@@ -448,12 +464,120 @@ static enum nl_err new_log(const char *path, struct nl_sendlog **out)
 	return NL_OK;
 }
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* A log on a device, a FIFO or a directory would be read or written forever, or not at all. */
+static enum nl_err check_regular(const char *path, mode_t m, enum nl_err code)
+{
+	if (S_ISREG(m))
+		return NL_OK;
+	return nl_errf(code, "%s: is %s: the send log must be a regular file (set 'log' in the config)",
+		       path, file_kind(m));
+}
+
+/* 0 or an errno: the size of the unterminated tail of the log (0 if it ends in LF or is empty). */
+static int tail_length(int fd, off_t size, off_t *tail)
+{
+	char buf[4096];
+	off_t end = size;
+
+	*tail = 0;
+	while (end > 0 && size - end < MAX_TAIL) {
+		size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+		ssize_t r = pread(fd, buf, n, end - (off_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)n)
+			return r < 0 ? errno : EIO;
+		for (size_t i = n; i > 0; i--) {
+			if (buf[i - 1] == '\n') {
+				*tail = size - (end - (off_t)n + (off_t)i);
+				return 0;
+			}
+		}
+		end -= (off_t)n;
+	}
+	*tail = size - end;
+	return 0;
+}
+
+/* True if the bytes at off begin as every record does, with a year: "2026-". */
+static bool starts_like_record(int fd, off_t off)
+{
+	char y[5];
+
+	if (pread(fd, y, sizeof y, off) != (ssize_t)sizeof y)
+		return false;
+	for (size_t i = 0; i < 4; i++)
+		if (y[i] < '0' || y[i] > '9')
+			return false;
+	return y[4] == '-';
+}
+
+/*
+ * A run stopped by a full disk or a size limit can leave part of a line: its
+ * write failed, so nothing was sent on its strength. Cut it off, or the next
+ * record would be glued onto it and lost to every reader.
+ */
+static enum nl_err cut_partial_line(struct nl_sendlog *l)
+{
+	off_t size = lseek(l->fd, 0, SEEK_END), tail;
+	int err = size < 0 ? errno : tail_length(l->fd, size, &tail);
+
+	if (err)
+		return nl_errf(NL_EIO, "%s: cannot read: %s", l->path, strerror(err));
+	if (!tail)
+		return NL_OK;
+	if (tail >= MAX_TAIL || !starts_like_record(l->fd, size - tail))
+		return nl_errf(NL_EDATA, "%s: ends in %lld bytes with no line end: not a send log? "
+			       "Move it aside or point 'log' elsewhere", l->path, (long long)tail);
+	if (ftruncate(l->fd, size - tail))
+		return nl_errf(NL_EIO, "%s: cannot cut off its incomplete last line: %s", l->path,
+			       strerror(errno));
+	nl_warn("%s: removed an incomplete last line (%lld bytes) that a run could not finish writing",
+		l->path, (long long)tail);
+	return NL_OK;
+}
+
+/* Open the log for appending, refusing anything but a regular file, and mend a torn last line. */
+static enum nl_err open_log_fd(struct nl_sendlog *l)
+{
+	struct stat sb;
+
+	/* O_RDWR to read the tail; it also cannot block on a FIFO put there after our check. */
+	l->fd = open(l->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, LOG_MODE);
+	if (l->fd < 0)
+		return nl_errf(NL_ECANTCREAT, "%s: cannot open: %s", l->path, strerror(errno));
+	if (fstat(l->fd, &sb))
+		return nl_errf(NL_EIO, "%s: cannot stat: %s", l->path, strerror(errno));
+	if (check_regular(l->path, sb.st_mode, NL_ECANTCREAT))
+		return NL_ECANTCREAT;
+	return cut_partial_line(l);
+}
+
 enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlog **out)
 {
 	struct nl_sendlog *l;
+	struct stat sb;
 	enum nl_err result;
 
 	*out = NULL;
+	/* Before the lock: no /dev/null.lock beside a device. */
+	if (stat(path, &sb) == 0 && (result = check_regular(path, sb.st_mode, NL_ECANTCREAT)))
+		return result;
 	result = new_log(path, &l);
 	if (result)
 		return result;
@@ -461,11 +585,9 @@ enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlo
 	result = take_lock(l, what);
 	if (result)
 		goto fail;
-	l->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (l->fd < 0) {
-		result = nl_errf(NL_ECANTCREAT, "%s: cannot open: %s", path, strerror(errno));
+	result = open_log_fd(l);
+	if (result)
 		goto fail;
-	}
 	result = start_flusher(l);
 	if (result)
 		goto fail;
@@ -589,11 +711,92 @@ static void scan_warn(struct scan *sc, const char *why)
 	nl_warn("%s:%zu: %s; skipped", sc->path, sc->lineno, why);
 }
 
-static enum nl_err scan_line(struct scan *sc, char *line, size_t n, line_fn fn)
+static bool interrupted(void)
+{
+	return interrupt_flag && *interrupt_flag;
+}
+
+/*
+ * Reads a log's lines with a cap on their length, so that memory stays
+ * bounded whatever the file holds and Ctrl-C is noticed within one endless line.
+ */
+struct reader {
+	int fd;
+	char buf[2 * MAX_LINE + 1]; /* room for a whole line after any leftover, and a NUL */
+	size_t pos, len;	/* the unread bytes are buf[pos, len) */
+	bool eof;
+};
+
+/* One line: its text p[0, n), LF included when it has one; size is its length in the file (0: the end). */
+struct line {
+	char *p;
+	size_t n;
+	off_t size;
+	bool too_long;		/* skipped unread: p is NULL */
+};
+
+/* Move the unread bytes to the front and read more. 0 or an errno. */
+static int fill(struct reader *r)
+{
+	ssize_t got;
+
+	memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+	r->len -= r->pos;
+	r->pos = 0;
+	do
+		got = read(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
+	while (got < 0 && errno == EINTR && !interrupted());
+	if (got < 0)
+		return errno;
+	r->eof = got == 0;
+	r->len += (size_t)got;
+	return 0;
+}
+
+static enum nl_err next_line(struct scan *sc, struct reader *r, struct line *ln)
+{
+	off_t skipped = 0;
+	int err;
+
+	memset(ln, 0, sizeof *ln);
+	for (;;) {
+		char *start = r->buf + r->pos;
+		size_t avail = r->len - r->pos;
+		char *lf = memchr(start, '\n', avail);
+
+		if (interrupted())
+			return nl_errf(NL_EINTERRUPTED, "%s: reading interrupted", sc->path);
+		if (lf || r->eof) {
+			size_t n = lf ? (size_t)(lf - start) + 1 : avail;
+			r->pos += n;
+			ln->size = skipped + (off_t)n;
+			ln->too_long = skipped || n > MAX_LINE;
+			if (!ln->too_long) {
+				ln->p = start;
+				ln->n = n;
+			}
+			return NL_OK;
+		}
+		if (avail >= MAX_LINE) {
+			skipped += (off_t)avail;
+			r->pos = r->len;
+		}
+		if ((err = fill(r)))
+			return nl_errf(NL_EIO, "%s: cannot read: %s", sc->path, strerror(err));
+	}
+}
+
+static enum nl_err scan_line(struct scan *sc, const struct line *ln, line_fn fn)
 {
 	struct event_line e;
 	char why[128];
+	char *line = ln->p;
+	size_t n = ln->n;
 
+	if (ln->too_long) {
+		scan_warn(sc, "malformed line (longer than any record)");
+		return NL_OK;
+	}
 	if (line[n - 1] != '\n') {
 		scan_warn(sc, "incomplete last line (no newline at its end)");
 		return NL_OK;
@@ -613,31 +816,74 @@ static enum nl_err scan_line(struct scan *sc, char *line, size_t n, line_fn fn)
 	return fn(sc, &e);
 }
 
-/* Run fn over each of the slug's events in the first limit bytes of f (all of it if limit < 0). */
-static enum nl_err scan_pass(struct scan *sc, FILE *f, line_fn fn, off_t limit, off_t *end)
+/* Run fn over each of the slug's events in the first limit bytes of fd, from its start (all of it if limit < 0). */
+static enum nl_err scan_pass(struct scan *sc, int fd, line_fn fn, off_t limit, off_t *end)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	struct reader *r = malloc(sizeof *r); /* not calloc: the buffer needs no zeroing */
+	struct line ln;
 	off_t pos = 0;
 	enum nl_err result = NL_OK;
 
-	sc->lineno = 0;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (limit >= 0 && pos + n > limit)
-			break;
-		pos += n;
-		sc->lineno++;
-		result = scan_line(sc, line, (size_t)n, fn);
-		if (result)
-			goto out;
-	}
-	if (n < 0 && !feof(f))
+	if (!r)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (lseek(fd, 0, SEEK_SET) < 0) {
 		result = nl_errf(NL_EIO, "%s: cannot read: %s", sc->path, strerror(errno));
+		goto out;
+	}
+	r->fd = fd;
+	r->pos = r->len = 0;
+	r->eof = false;
+	sc->lineno = 0;
+	while (!(result = next_line(sc, r, &ln)) && ln.size > 0) {
+		if (limit >= 0 && pos + ln.size > limit)
+			break;
+		pos += ln.size;
+		sc->lineno++;
+		result = scan_line(sc, &ln, fn);
+		if (result)
+			break;
+	}
 	*end = pos;
 out:
-	free(line);
+	free(r);
 	return result;
+}
+
+/*
+ * Open the log for reading; *fd -1 (and NL_OK) when there is none yet.
+ * O_NONBLOCK so that a FIFO put where the log should be cannot hang us
+ * before the check; a regular file ignores it.
+ */
+static enum nl_err open_for_scan(const char *path, int *fd)
+{
+	struct stat sb;
+	enum nl_err result;
+
+	*fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0 && errno == ENOENT)
+		return NL_OK;
+	if (*fd < 0)
+		return nl_errf(NL_ENOINPUT, "%s: cannot read: %s", path, strerror(errno));
+	if (fstat(*fd, &sb))
+		result = nl_errf(NL_ENOINPUT, "%s: cannot stat: %s", path, strerror(errno));
+	else
+		result = check_regular(path, sb.st_mode, NL_ENOINPUT);
+	if (result) {
+		close(*fd);
+		*fd = -1;
+	}
+	return result;
+}
+
+/* Keep a `stopped` line's detail until a later run begins or a `done` ends the campaign. */
+static enum nl_err note_stop(struct nl_sendstate *st, const struct event_line *e)
+{
+	free(st->stop_detail);
+	st->stop_detail = NULL;
+	if (e->ev != NL_EV_STOPPED)
+		return NL_OK;
+	st->stop_detail = strdup(e->f[F_DETAIL]);
+	return st->stop_detail ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
 /* The first pass: each recipient's last event, and the totals. */
@@ -649,14 +895,20 @@ static enum nl_err tally(struct scan *sc, const struct event_line *e)
 		st->tests++;
 		return NL_OK;
 	}
+	if (e->ev == NL_EV_STOPPED || e->ev == NL_EV_DONE)
+		return note_stop(st, e);
 	if (nl_event_is_campaign(e->ev))
 		return NL_OK; /* about the post, not a recipient: nl_sendlog_campaigns reads them */
+	if (e->ev == NL_EV_INTENT && st->stop_detail)
+		note_stop(st, e); /* a later run began: the old reason is history */
 	if (e->ev == NL_EV_INTENT && !sc->have_first) {
 		st->first = e->when;
 		sc->have_first = true;
 	}
 	if (e->ev == NL_EV_SENT)
 		st->last_sent = e->when;
+	if (e->ev != NL_EV_INTENT)
+		st->last_outcome = e->when;
 	return nl_addrmap_set_hash(&st->last, e->hash, (uint8_t)e->ev);
 }
 
@@ -715,7 +967,7 @@ static void count_states(struct nl_sendstate *st)
 	}
 }
 
-static enum nl_err scan_failures(struct scan *sc, FILE *f, off_t end)
+static enum nl_err scan_failures(struct scan *sc, int fd, off_t end)
 {
 	struct nl_sendstate *st = sc->st;
 	off_t ignored;
@@ -728,11 +980,9 @@ static enum nl_err scan_failures(struct scan *sc, FILE *f, off_t end)
 	st->failures = calloc(sc->fcap, sizeof *st->failures);
 	if (!st->failures)
 		return nl_errf(NL_ENOMEM, "out of memory");
-	if (fseeko(f, 0, SEEK_SET))
-		return nl_errf(NL_EIO, "%s: cannot read: %s", sc->path, strerror(errno));
 	sc->quiet = true;
 	/* Stop where the first pass did: a run may be appending as we read. */
-	return scan_pass(sc, f, collect, end, &ignored);
+	return scan_pass(sc, fd, collect, end, &ignored);
 }
 
 enum nl_err nl_sendlog_scan(const char *path, const char *slug, struct nl_sendstate *st)
@@ -746,25 +996,24 @@ enum nl_err nl_sendlog_scan_sized(const char *path, const char *slug, size_t exp
 	struct scan sc = {.path = path, .slug = slug, .st = st};
 	enum nl_err result;
 	off_t end;
-	FILE *f;
+	int fd;
 
 	memset(st, 0, sizeof *st);
 	if (expect && (result = nl_addrmap_reserve(&st->last, expect)))
 		return result;
-	f = fopen(path, "re");
-	if (!f && errno == ENOENT)
-		return NL_OK;
-	if (!f)
-		return nl_errf(NL_ENOINPUT, "%s: cannot read: %s", path, strerror(errno));
-	result = scan_pass(&sc, f, tally, -1, &end);
+	result = open_for_scan(path, &fd);
+	if (result || fd < 0)
+		goto out_empty;
+	result = scan_pass(&sc, fd, tally, -1, &end);
 	if (result)
 		goto out;
 	if (sc.nwarn > MAX_WARNINGS)
 		nl_warn("%s: %zu more bad lines skipped", path, sc.nwarn - MAX_WARNINGS);
 	count_states(st);
-	result = scan_failures(&sc, f, end);
+	result = scan_failures(&sc, fd, end);
 out:
-	fclose(f);
+	close(fd);
+out_empty:
 	if (result)
 		nl_sendstate_free(st);
 	return result;
@@ -777,6 +1026,7 @@ void nl_sendstate_free(struct nl_sendstate *st)
 		free(st->failures[i].detail);
 	}
 	free(st->failures);
+	free(st->stop_detail);
 	nl_addrmap_free(&st->last);
 	memset(st, 0, sizeof *st);
 }
@@ -838,17 +1088,15 @@ enum nl_err nl_sendlog_campaigns(const char *path, struct nl_campaign_log **out,
 	struct scan sc = {.path = path, .ctx = &c};
 	enum nl_err result = NL_OK;
 	off_t end;
-	FILE *f;
+	int fd;
 
 	*out = NULL;
 	*n = 0;
-	f = fopen(path, "re");
-	if (!f && errno == ENOENT)
-		return NL_OK;
-	if (!f)
-		return nl_errf(NL_ENOINPUT, "%s: cannot read: %s", path, strerror(errno));
-	result = scan_pass(&sc, f, summarise, -1, &end);
-	fclose(f);
+	result = open_for_scan(path, &fd);
+	if (result || fd < 0)
+		return result;
+	result = scan_pass(&sc, fd, summarise, -1, &end);
+	close(fd);
 	if (sc.nwarn > MAX_WARNINGS)
 		nl_warn("%s: %zu more bad lines skipped", path, sc.nwarn - MAX_WARNINGS);
 	if (result) {

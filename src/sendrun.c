@@ -171,6 +171,10 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 static enum nl_err src_attempt(void *ctx, const struct nl_smtp_job *j)
 {
 	struct nl_sendrun *r = ctx;
+	pthread_mutex_lock(&r->lock);
+	if (!r->stats.first_attempt)
+		r->stats.first_attempt = now_real();
+	pthread_mutex_unlock(&r->lock);
 	if (r->o.test_to)
 		return NL_OK; /* proof copies never count as campaign sends */
 	return nl_sendlog_write(r->log, r->o.post->slug, j->rcpt, NL_EV_INTENT, 0, j->msgid, NULL);
@@ -199,6 +203,7 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 	enum nl_err e = nl_sendlog_write(r->log, r->o.post->slug, j->rcpt,
 					 r->o.test_to ? NL_EV_TEST : ev[out], code, j->msgid, reply);
 	pthread_mutex_lock(&r->lock);
+	r->stats.last_outcome = now_real();
 	if (out == NL_OUT_SENT)
 		r->stats.sent++;
 	else if (out == NL_OUT_FAILED)

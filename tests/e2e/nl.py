@@ -9,12 +9,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BIN = os.path.abspath(os.path.join(ROOT, os.environ.get("NEWSLETTER", "./newsletter")))
 TEMPLATES = os.path.join(ROOT, "templates")
 EXAMPLES = os.path.join(ROOT, "examples")
+
+
+class Skip(unittest.SkipTest):
+    """Raise in a test that cannot run here (needs root, a missing program):
+    the runner counts it as skipped, not passed. The message says what is missing."""
 
 
 class Workdir:

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -443,27 +445,100 @@ static void test_lock(void)
 	free(path);
 }
 
-static void test_disk_full(void)
+/* A log on a device would be written (or read) for ever, and its lock file would land in /dev. */
+static void test_not_a_regular_file(void)
 {
-	char *path = path_in("full.log");
+	const char *names[] = {"full.log", "zero.log", "fifo.log", "dir.log"};
+	struct nl_sendstate st;
 	struct nl_sendlog *l = NULL;
 
-	if (access("/dev/full", W_OK) != 0 || symlink("/dev/full", path) != 0) {
-		printf("skip: /dev/full is not usable here\n");
+	for (size_t i = 0; i < NL_ARRAY_LEN(names); i++) {
+		char *path = path_in(names[i]);
+		struct nl_buf lock = NL_BUF_INIT;
+		int made = i == 0 ? symlink("/dev/full", path) : i == 1 ? symlink("/dev/zero", path)
+					   : i == 2 ? mkfifo(path, 0600) : mkdir(path, 0700);
+		T_CHECK(made == 0);
+		T_CHECK(nl_sendlog_open(path, "send first-light", &l) == NL_ECANTCREAT && l == NULL);
+		T_CHECK(strstr(nl_errmsg(), names[i]) != NULL);
+		T_CHECK(strstr(nl_errmsg(), "must be a regular file") != NULL);
+		nl_buf_addf(&lock, "%s.lock", path);
+		T_CHECK(access(lock.data, F_OK) != 0);
+		unlink(lock.data);
+		nl_buf_free(&lock);
+		T_CHECK(nl_sendlog_scan(path, "first-light", &st) == NL_ENOINPUT);
+		T_CHECK(strstr(nl_errmsg(), "must be a regular file") != NULL);
+		nl_sendstate_free(&st);
+		if (i == 3)
+			rmdir(path);
+		else
+			unlink(path);
 		free(path);
-		return;
 	}
-	T_CHECK(nl_sendlog_open(path, "send first-light", &l) == NL_OK);
-	if (l) {
-		T_CHECK(nl_sendlog_write(l, "first-light", "a@x.org", NL_EV_INTENT, 0, NULL, NULL) ==
-			NL_EIO);
-		T_CHECK(strstr(nl_errmsg(), "full.log: cannot write: ") != NULL);
-		T_CHECK(strstr(nl_errmsg(), strerror(ENOSPC)) != NULL);
-		nl_sendlog_close(l);
-	}
+}
+
+/* A write cut short by a full disk leaves a torn line; the next open cuts it off. */
+static void test_torn_last_line(void)
+{
+	char *path = path_in("torn.log"), *text;
+	struct nl_sendlog *l = NULL;
+	struct nl_sendstate st;
+	struct stat sb;
+
+	spit(path, "2026-11-29T09:30:00.000Z\tfirst-light\ta@x.org\tintent\t-\t-\t-\n"
+		   "2026-11-29T09:30:01.000Z\tfirst-li");
+	T_CHECK(nl_sendlog_open(path, NULL, &l) == NL_OK);
+	T_CHECK(nl_sendlog_write(l, "first-light", "a@x.org", NL_EV_SENT, 250, NULL, "Ok") == NL_OK);
+	T_CHECK(nl_sendlog_close(l) == NL_OK);
+	text = scan_capturing(path, "first-light", &st, &(enum nl_err){0});
+	T_CHECK(st.sent == 1 && st.in_doubt == 0);
+	T_CHECK(strcmp(text, "") == 0);
+	nl_sendstate_free(&st);
+	free(text);
+	/* Not a torn record but something else: refused, left as it is. */
+	const char *other = "2026-11-29T09:30:00.000Z\tfirst-light\ta@x.org\tintent\t-\t-\t-\nnot a log";
+	spit(path, other);
+	T_CHECK(nl_sendlog_open(path, NULL, &l) == NL_EDATA && l == NULL);
+	T_CHECK(strstr(nl_errmsg(), "torn.log: ends in 9 bytes with no line end") != NULL);
+	T_CHECK(stat(path, &sb) == 0 && sb.st_size == (off_t)strlen(other));
+	unlink(path);
+	/* A new log and its lock file are for the owner only. */
+	T_CHECK(nl_sendlog_open(path, NULL, &l) == NL_OK);
+	T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	nl_sendlog_close(l);
 	unlink(path);
 	free(path);
-	path = path_in("full.log.lock");
+	path = path_in("torn.log.lock");
+	T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	unlink(path);
+	free(path);
+}
+
+/* An endless line costs neither memory nor the ability to stop. */
+static void test_long_line_and_interrupt(void)
+{
+	char *path = path_in("long.log"), *text;
+	static volatile sig_atomic_t stop;
+	struct nl_sendstate st;
+	enum nl_err r;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	T_CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	T_CHECK(pwrite(fd, "\n", 1, (1 << 20) - 1) == 1);
+	close(fd);
+	fd = open(path, O_WRONLY | O_APPEND);
+	dprintf(fd, "2026-11-29T09:30:00.000Z\tfirst-light\ta@x.org\tsent\t250\t-\tOk\n");
+	close(fd);
+	text = scan_capturing(path, "first-light", &st, &r);
+	T_CHECK(r == NL_OK && st.sent == 1);
+	T_CHECK(strstr(text, "long.log:1: malformed line (longer than any record)") != NULL);
+	T_CHECK(strstr(text, "long.log:2") == NULL);
+	nl_sendstate_free(&st);
+	free(text);
+	stop = 1;
+	nl_sendlog_interrupt(&stop);
+	T_CHECK(nl_sendlog_scan(path, "first-light", &st) == NL_EINTERRUPTED);
+	nl_sendlog_interrupt(NULL);
+	nl_sendstate_free(&st);
 	unlink(path);
 	free(path);
 }
@@ -503,7 +578,9 @@ int main(void)
 	test_scan_many_failures();
 	test_threads();
 	test_lock();
-	test_disk_full();
+	test_not_a_regular_file();
+	test_torn_last_line();
+	test_long_line_and_interrupt();
 	test_open_errors();
 	cleanup();
 	return t_done();
