@@ -71,7 +71,7 @@ static const struct text_case text_cases[] = {
 static char *render(const char *md, int wrap, bool unsafe_html, char **html, enum nl_err *err)
 {
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
-	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL};
+	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0};
 
 	*err = nl_render(md, strlen(md), &o, &h, &t);
 	if (html)
@@ -169,13 +169,16 @@ static void test_html_cases(void)
 struct img_ctx {
 	struct nl_buf seen; /* the URLs, comma-separated */
 	int calls;
+	int lines[8];	    /* the file line of each call */
 };
 
-static enum nl_err rewrite_cb(void *ctx, const char *url, char **out)
+static enum nl_err rewrite_cb(void *ctx, const char *url, int line, char **out)
 {
 	struct img_ctx *c = ctx;
 	struct nl_buf b = NL_BUF_INIT;
 
+	if (c->calls < 8)
+		c->lines[c->calls] = line;
 	if (c->calls++)
 		nl_buf_addc(&c->seen, ',');
 	nl_buf_adds(&c->seen, url);
@@ -195,12 +198,14 @@ static enum nl_err rewrite_cb(void *ctx, const char *url, char **out)
 static void test_image_rewrite(void)
 {
 	const char *md = "![cat](cat.png) ![kept](keep.png)\n\n![dog](img/dog.png \"Dog\")\n";
-	struct img_ctx c = {NL_BUF_INIT, 0};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
+	/* the body starts on line 10 of its file: lines passed on are file lines */
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
 	T_CHECK(c.calls == 3);
+	T_CHECK(c.lines[0] == 10 && c.lines[1] == 10 && c.lines[2] == 12);
 	T_STREQ(c.seen.data, "cat.png,keep.png,img/dog.png");
 	T_CHECK(strstr(h.data, "src=\"cid:cat.png\"") != NULL);
 	T_CHECK(strstr(h.data, "src=\"cid:img/dog.png\" alt=\"dog\" title=\"Dog\"") != NULL);
@@ -215,8 +220,8 @@ static void test_image_rewrite(void)
 static void test_image_error(void)
 {
 	const char *md = "# T\n\n![a](a.png) ![m](missing.png) ![b](b.png)\n";
-	struct img_ctx c = {NL_BUF_INIT, 0};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	nl_buf_adds(&h, "before-h");
