@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm.h>
 
@@ -869,8 +871,9 @@ static int node_line(cmark_node *n)
 	return 1;
 }
 
-/* After parsing, before rendering: count links and images, measure nesting.
- * A list and its item are one level, as a reader sees them. */
+/* After parsing, before rendering: count links and images, measure nesting
+ * as block() will (a list and its item are one level, as a reader sees
+ * them; a footnote is one), so the text renderer's own check never fires. */
 static enum nl_err check_tree(cmark_node *doc, const struct nl_render_opts *o)
 {
 	cmark_iter *it = cmark_iter_new(doc);
@@ -884,7 +887,8 @@ static enum nl_err check_tree(cmark_node *doc, const struct nl_render_opts *o)
 	while (!err && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
 		cmark_node *n = cmark_iter_get_node(it);
 		cmark_node_type ty = cmark_node_get_type(n);
-		bool nests = ty == CMARK_NODE_BLOCK_QUOTE || ty == CMARK_NODE_ITEM;
+		bool nests = ty == CMARK_NODE_BLOCK_QUOTE || ty == CMARK_NODE_ITEM ||
+			     ty == CMARK_NODE_FOOTNOTE_DEFINITION;
 		if (ev == CMARK_EVENT_EXIT) {
 			depth -= nests;
 			continue;
@@ -965,6 +969,34 @@ static enum nl_err render_html(cmark_parser *p, cmark_node *doc, int opts,
 	return nl_buf_err(html);
 }
 
+/*
+ * cmark-gfm can cut a character in two (an unmatched footnote label, found
+ * by fuzzing), and mail says charset=utf-8: each byte of a broken sequence
+ * in b[from..] becomes U+FFFD. One check per post when nothing is broken.
+ */
+static void repair_utf8(struct nl_buf *b, size_t from)
+{
+	struct nl_buf fixed = NL_BUF_INIT;
+	size_t at = from, bad;
+
+	if (nl_utf8_valid(b->data + from, b->len - from, &bad))
+		return;
+	nl_buf_add(&fixed, b->data, from);
+	while (!nl_utf8_valid(b->data + at, b->len - at, &bad)) {
+		nl_buf_add(&fixed, b->data + at, bad);
+		nl_buf_adds(&fixed, "\xEF\xBF\xBD");
+		at += bad + 1;
+	}
+	nl_buf_add(&fixed, b->data + at, b->len - at);
+	if (fixed.failed)
+		b->failed = true; /* reported by the caller's nl_buf_err */
+	else
+		nl_buf_truncate(b, from);
+	if (!fixed.failed)
+		nl_buf_add(b, fixed.data + from, fixed.len - from);
+	nl_buf_free(&fixed);
+}
+
 enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o,
 		      struct nl_buf *html, struct nl_buf *text)
 {
@@ -989,6 +1021,11 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 		err = render_html(p, doc, opts, html);
 	if (!err)
 		err = render_text(doc, o, text);
+	if (!err) {
+		repair_utf8(html, html_len);
+		repair_utf8(text, text_len);
+		err = nl_buf_err(html);
+	}
 	if (!err)
 		err = nl_buf_err(text);
 	if (err) {

@@ -6,6 +6,7 @@
 #include "nl.h"
 #include "render.h"
 #include "t.h"
+#include "utf8.h"
 
 /* Markdown in, exact plain text out. */
 struct text_case {
@@ -424,6 +425,39 @@ static void test_walls(void)
 	}
 }
 
+/* A footnote is a level too: the text renderer nests its body one deeper. */
+static void test_footnote_depth(void)
+{
+	struct nl_buf md = NL_BUF_INIT;
+	enum nl_err err;
+
+	nl_buf_adds(&md, "a[^1]\n\n[^1]: ");
+	for (int i = 0; i < 100; i++)
+		nl_buf_adds(&md, "> ");
+	nl_buf_adds(&md, "x\n");
+	char *text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_EDATA);
+	T_STREQ(nl_errmsg(), "post.md:3: Markdown nests blocks 101 deep: at most 100");
+	free(text);
+	nl_buf_free(&md);
+}
+
+/* Found by fuzz_render: cmark-gfm cut the U+FFFD of a NUL in two inside an
+ * unmatched footnote label; the parts must still be valid UTF-8. */
+static void test_output_is_valid_utf8(void)
+{
+	static const char md[] = "]\n\n[^\n\t\t\t\t\t\t\te\x01\0 c\0\t]\0\0\t\t\t\t\teca c\0";
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+	size_t bad;
+
+	T_CHECK(nl_render(md, sizeof md - 1, NULL, &h, &t) == NL_OK);
+	T_CHECK(nl_utf8_valid(h.data, h.len, &bad));
+	T_CHECK(nl_utf8_valid(t.data, t.len, &bad));
+	T_CHECK(strstr(t.data, "\xEF\xBF\xBD") != NULL);
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
 int main(void)
 {
 	test_text_cases();
@@ -435,5 +469,7 @@ int main(void)
 	test_too_deep();
 	test_link_numbers_are_stable_as_the_index_grows();
 	test_walls();
+	test_footnote_depth();
+	test_output_is_valid_utf8();
 	return t_done();
 }
