@@ -45,6 +45,7 @@ struct nl_config {
 	char *subscribe_url;
 	char *secret;		/* keys tokens when a list has none */
 	char *subscribers, *log, *posts, *templates;
+	char *images_dir;	/* images may also come from here; "" = only the post's folder */
 	char *tz;		/* `timezone`: IANA name for dates without an offset; default "UTC" */
 	long max_age;		/* seconds: cron skips never-started posts older than this; default 7 days */
 	enum nl_images images;

@@ -13,11 +13,27 @@ struct nl_render_opts {
 	bool unsafe_html;   /* keep raw HTML from the post (default: drop it) */
 	int wrap;           /* plain-text wrap column, 72 by default when 0 */
 	/* Called once per image (document order) with its URL as written in the
-	 * post; sets *out to a malloc'd replacement URL (or leaves it NULL to keep
+	 * post and the file line it is on (see first_line); sets *out to a malloc'd replacement URL (or leaves it NULL to keep
 	 * the URL). A non-NL_OK return aborts rendering with that error. May be NULL. */
-	enum nl_err (*image)(void *ctx, const char *url, char **out);
+	enum nl_err (*image)(void *ctx, const char *url, int line, char **out);
 	void *image_ctx;
+	/* Where md comes from, for error messages ("post.md:12: ..."): the file
+	 * (NULL: "body") and the file line of md's first line (0 means 1). */
+	const char *name;
+	int first_line;
 };
+
+/*
+ * Walls on what a post's author controls, so that no post, however made,
+ * keeps the renderer busy for long. Each is checked before the costly work
+ * and fails with "name:LINE: what: at most N".
+ */
+#define NL_RENDER_MAX_BODY (1 << 20) /* bytes of Markdown: cmark-gfm takes up to
+					* 1 s and 250 MB for 1 MiB of tiny elements */
+#define NL_RENDER_MAX_LINE 100000 /* bytes in one line of Markdown */
+#define NL_RENDER_MAX_COLS 128	  /* columns of a table (its delimiter row) */
+#define NL_RENDER_MAX_LINKS 10000 /* links and images together */
+#define NL_RENDER_MAX_NEST 100	  /* block quotes and list items inside each other */
 
 /* Render Markdown md[0..len) once into HTML and plain text, appended to html and text.
  * md must be valid UTF-8 (the caller checked). Returns NL_OK or an error (message via nl_errf).

@@ -18,8 +18,16 @@
  */
 struct nl_tmpl; /* opaque, owned by the caller of nl_tmpl_parse/load */
 
+/* Walls: a template file's size, and what binding one may produce (node
+ * visits, bytes of literal output); past them binding fails naming the
+ * template, instead of running for hours. */
+#define NL_TMPL_MAX_FILE (1 << 20)
+#define NL_TMPL_MAX_STEPS 1000000
+#define NL_TMPL_MAX_OUTPUT (64 << 20)
+
 enum nl_err nl_tmpl_parse(const char *name, const char *text, size_t len, bool html,
 			  struct nl_tmpl **out);
+/* Errors name path; anything but a regular file is one. */
 enum nl_err nl_tmpl_load(const char *path, bool html, struct nl_tmpl **out);
 void nl_tmpl_free(struct nl_tmpl *t);
 

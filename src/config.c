@@ -40,6 +40,7 @@ static const struct {
 	{"log", offsetof(struct nl_config, log), "sends.log", true},
 	{"posts", offsetof(struct nl_config, posts), "posts", true},
 	{"templates", offsetof(struct nl_config, templates), "templates", true},
+	{"images_dir", offsetof(struct nl_config, images_dir), "", true},
 	{"timezone", offsetof(struct nl_config, tz), "UTC", false},
 	{"smtp.url", offsetof(struct nl_config, smtp.url), "smtp://127.0.0.1:25", false},
 	{"smtp.username", offsetof(struct nl_config, smtp.username), "", false},

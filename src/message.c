@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "csv.h"
 #include "datetime.h"
+#include "images.h"
 #include "log.h"
 #include "mime.h"
 #include "render.h"
@@ -61,70 +62,50 @@ static bool is_absolute_url(const char *u)
 	return (p > u && *p == ':') || !strncmp(u, "//", 2);
 }
 
-static const char *image_type(const char *path)
+/* Only image files inside the post's folder or images_dir: a post must not
+ * be able to mail out ../secret-file. */
+static enum nl_err image_found(struct nl_campaign *c, const char *url, int line, struct image **out)
 {
-	static const char *const map[][2] = {
-		{".png", "image/png"},	 {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
-		{".gif", "image/gif"},	 {".webp", "image/webp"}, {".svg", "image/svg+xml"},
-		{".avif", "image/avif"},
-	};
-	const char *dot = strrchr(path, '.');
-	for (size_t i = 0; dot && i < NL_ARRAY_LEN(map); i++)
-		if (!strcasecmp(dot, map[i][0]))
-			return map[i][1];
-	return "application/octet-stream";
-}
-
-static enum nl_err image_found(struct nl_campaign *c, const char *url, struct image **out)
-{
-	const char *rel = url;
-	struct nl_buf b = NL_BUF_INIT;
-	struct stat st;
+	struct nl_image_place pl = {c->o.post->path, c->o.post->dir, c->o.cfg->images_dir};
+	const char *type = NULL;
+	char *path = NULL;
 	for (size_t i = 0; i < c->nimages; i++) {
 		if (!strcmp(c->images[i].url, url)) {
 			*out = &c->images[i];
 			return NL_OK;
 		}
 	}
-	while (!strncmp(rel, "./", 2))
-		rel += 2;
-	nl_buf_addf(&b, "%s/%s", *rel == '/' ? "" : c->o.post->dir, rel);
-	if (nl_buf_err(&b))
-		return NL_ENOMEM;
-	if (stat(b.data, &st) || !S_ISREG(st.st_mode)) {
-		nl_buf_free(&b);
-		return nl_errf(NL_ENOINPUT, "%s: image '%s' not found (looked for %s/%s)",
-			       c->o.post->path, url, c->o.post->dir, rel);
-	}
+	enum nl_err e = nl_image_resolve(&pl, url, line, &path, &type);
+	if (e)
+		return e;
 	struct image *im = realloc(c->images, (c->nimages + 1) * sizeof *im);
 	if (!im) {
-		nl_buf_free(&b);
+		free(path);
 		return nl_errf(NL_ENOMEM, "out of memory");
 	}
 	c->images = im;
 	im = &c->images[c->nimages++];
-	im->path = nl_buf_detach(&b, NULL);
+	im->path = path;
 	im->url = strdup(url);
 	im->cid = NULL;
 	*out = im;
-	return im->path && im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+	return im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
-static enum nl_err image_cb(void *ctx, const char *url, char **out)
+static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 {
 	struct nl_campaign *c = ctx;
 	struct image *im = NULL;
 	struct nl_buf b = NL_BUF_INIT;
-	char real[PATH_MAX];
 	enum nl_err e;
 	if (is_absolute_url(url) || !*url)
 		return NL_OK;
-	if ((e = image_found(c, url, &im)))
+	if ((e = image_found(c, url, line, &im)))
 		return e;
 	if (c->mode == NL_IMG_LOCAL) {
 		/* An absolute path: cmark blanks file: URLs, and a page opened from
 		 * disk resolves "/..." against file:// anyway. */
-		nl_buf_adds(&b, realpath(im->path, real) ? real : im->path);
+		nl_buf_adds(&b, im->path); /* already resolved */
 	} else if (c->mode == NL_IMG_LINK) {
 		const char *rel = url;
 		while (!strncmp(rel, "./", 2))
@@ -148,26 +129,26 @@ static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 {
 	for (size_t i = 0; i < c->nimages; i++) {
 		struct image *im = &c->images[i];
-		struct nl_buf data = NL_BUF_INIT;
-		char chunk[65536];
-		size_t n;
-		FILE *f = fopen(im->path, "rb");
-		if (!f)
-			return nl_errf(NL_ENOINPUT, "%s: cannot read image %s", c->o.post->path, im->path);
-		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-			nl_buf_add(&data, chunk, n);
-		fclose(f);
+		struct nl_buf data = NL_BUF_INIT, what = NL_BUF_INIT;
+		const char *type = NULL;
+		/* Read again and typed by what is read, not by what was checked. */
+		nl_buf_addf(&what, "%s: image '%s'", c->o.post->path, im->url);
+		enum nl_err e = nl_buf_err(&what);
+		if (!e)
+			e = nl_image_read(what.data, im->path, &data, &type);
+		nl_buf_free(&what);
+		if (e) {
+			nl_buf_free(&data);
+			return e;
+		}
 		nl_buf_addf(&c->tail, "--%s\r\n", outer);
-		nl_buf_addf(&c->tail, "Content-Type: %s\r\n", image_type(im->path));
+		nl_buf_addf(&c->tail, "Content-Type: %s\r\n", type);
 		nl_buf_adds(&c->tail, "Content-Transfer-Encoding: base64\r\n");
 		nl_buf_addf(&c->tail, "Content-ID: <%s>\r\n", im->cid);
 		nl_hdr_raw(&c->tail, "Content-Disposition", "inline");
 		nl_buf_adds(&c->tail, "\r\n");
 		nl_base64_encode(&c->tail, data.data, data.len);
-		enum nl_err e = nl_buf_err(&data);
 		nl_buf_free(&data);
-		if (e)
-			return e;
 	}
 	nl_buf_addf(&c->tail, "--%s--\r\n", outer);
 	return nl_buf_err(&c->tail);
@@ -403,7 +384,8 @@ static enum nl_err build_parts(struct nl_campaign *c)
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, styled = NL_BUF_INIT;
 	struct nl_ynode *ctx = NULL;
 	struct nl_render_opts ro = {.unsafe_html = c->o.cfg->allow_html, .wrap = 72,
-				    .image = image_cb, .image_ctx = c};
+				    .image = image_cb, .image_ctx = c, .name = c->o.post->path,
+				    .first_line = c->o.post->body_line};
 	enum nl_err e = nl_render(c->o.post->body, c->o.post->body_len, &ro, &html, &text);
 	if (!e)
 		add_inline_styles(&html, &styled);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm.h>
 
@@ -15,9 +17,7 @@
  * squeezing to a word per line. */
 #define MIN_WRAP 20
 /* Blocks render recursively; refuse absurd nesting rather than risk the stack. */
-#define MAX_NEST 100
-/* cmark counts with 32-bit ints; stay far below that. */
-#define MAX_INPUT ((size_t)64 << 20)
+#define MAX_NEST NL_RENDER_MAX_NEST
 /* Thematic breaks need not span a very wide wrap column. */
 #define RULE_MAX 72
 
@@ -34,6 +34,8 @@ struct txt {
 	int in_image;		/* > 0 inside alt text, which stays plain */
 	char **urls;		/* link targets by first use; urls[n-1] is "[n]" */
 	size_t nurls, cap_urls;
+	size_t *slots;		/* open addressing over urls: index + 1, 0 = free */
+	size_t nslots;		/* a power of two, at least twice nurls */
 	struct nl_buf starts;	/* stack of output offsets of open links/images */
 };
 
@@ -116,12 +118,56 @@ static size_t pop_start(struct txt *t)
 	return off;
 }
 
-/* The 1-based number of url in the link list, adding it on first use; 0 on OOM. */
+static size_t url_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot holding url, or the free slot where it belongs. */
+static size_t *url_slot(const struct txt *t, const char *url)
+{
+	size_t mask = t->nslots - 1, i = url_hash(url) & mask;
+
+	while (t->slots[i] && strcmp(t->urls[t->slots[i] - 1], url) != 0)
+		i = (i + 1) & mask;
+	return &t->slots[i];
+}
+
+/* Keep the table at most half full, so a lookup stays O(1). */
+static bool grow_slots(struct txt *t)
+{
+	size_t n = t->nslots ? t->nslots * 2 : 64;
+	size_t *old = t->slots, oldn = t->nslots;
+
+	if (t->nslots && (t->nurls + 1) * 2 <= t->nslots)
+		return true;
+	if (!(t->slots = calloc(n, sizeof *t->slots))) {
+		t->slots = old;
+		return false;
+	}
+	t->nslots = n;
+	for (size_t i = 0; i < oldn; i++)
+		if (old[i])
+			*url_slot(t, t->urls[old[i] - 1]) = old[i];
+	free(old);
+	return true;
+}
+
+/* The 1-based number of url in the link list, adding it on first use; 0 on OOM.
+ * A hash lookup: a post with many links must not cost links squared. */
 static size_t link_number(struct txt *t, const char *url)
 {
-	for (size_t i = 0; i < t->nurls; i++)
-		if (strcmp(t->urls[i], url) == 0)
-			return i + 1;
+	size_t *slot;
+
+	if (!grow_slots(t))
+		return 0;
+	slot = url_slot(t, url);
+	if (*slot)
+		return *slot;
 	if (t->nurls == t->cap_urls) {
 		size_t cap = t->cap_urls ? t->cap_urls * 2 : 8;
 		char **p = realloc(t->urls, cap * sizeof *p);
@@ -134,6 +180,7 @@ static size_t link_number(struct txt *t, const char *url)
 	if (!copy)
 		return 0;
 	t->urls[t->nurls++] = copy;
+	*slot = t->nurls;
 	return t->nurls;
 }
 
@@ -693,7 +740,7 @@ static enum nl_err render_text(cmark_node *doc, const struct nl_render_opts *o,
 			       struct nl_buf *text)
 {
 	struct txt t = {o->wrap > 0 ? o->wrap : DEFAULT_WRAP, o->unsafe_html, NL_OK,
-			false, 0, NULL, 0, 0, NL_BUF_INIT};
+			false, 0, NULL, 0, 0, NULL, 0, NL_BUF_INIT};
 	struct nl_buf body = NL_BUF_INIT, notes = NL_BUF_INIT, links = NL_BUF_INIT;
 	enum nl_err err;
 
@@ -709,10 +756,154 @@ static enum nl_err render_text(cmark_node *doc, const struct nl_render_opts *o,
 	for (size_t i = 0; i < t.nurls; i++)
 		free(t.urls[i]);
 	free(t.urls);
+	free(t.slots);
 	nl_buf_free(&t.starts);
 	nl_buf_free(&body);
 	nl_buf_free(&notes);
 	nl_buf_free(&links);
+	return err;
+}
+
+/* ---- walls: what a stranger's post may ask of us ---- */
+
+static const char *src_name(const struct nl_render_opts *o)
+{
+	return o->name ? o->name : "body";
+}
+
+/* The file line of body line `line` (1-based). */
+static int file_line(const struct nl_render_opts *o, int line)
+{
+	return (o->first_line > 0 ? o->first_line : 1) + (line > 0 ? line : 1) - 1;
+}
+
+/* Past the blanks and block quote markers that open a line. */
+static const char *line_body(const char *p, const char *end)
+{
+	while (p < end && (is_ws(*p) || *p == '>'))
+		p++;
+	return p;
+}
+
+/* The cells a table row made of this line would have, as cmark-gfm splits
+ * it: one more than its inner pipes (escaped ones counted too: a bound, not
+ * a parse). 0 for a line without pipes. */
+static size_t row_cells(const char *p, const char *end)
+{
+	size_t pipes = 0;
+
+	p = line_body(p, end);
+	while (end > p && is_ws(end[-1]))
+		end--;
+	for (const char *q = p; q < end; q++)
+		pipes += *q == '|';
+	if (!pipes)
+		return 0;
+	return pipes + 1 - (*p == '|') - (end - p > 1 && end[-1] == '|');
+}
+
+/* A line that could be a table's delimiter row: only pipes, dashes, colons. */
+static bool delimiter_like(const char *p, const char *end)
+{
+	bool dash = false, pipe = false;
+
+	for (p = line_body(p, end); p < end; p++) {
+		if (*p == '-')
+			dash = true;
+		else if (*p == '|')
+			pipe = true;
+		else if (*p != ':' && !is_ws(*p))
+			return false;
+	}
+	return dash && pipe;
+}
+
+static enum nl_err too_wide(const struct nl_render_opts *o, int line, size_t cells)
+{
+	return nl_errf(NL_EDATA, "%s:%d: table with %zu columns: at most %d", src_name(o),
+		       file_line(o, line), cells, NL_RENDER_MAX_COLS);
+}
+
+/*
+ * Before cmark-gfm sees the text. Its table code is quadratic in the cells
+ * of a row (10,000 columns take most of a minute), so every line of a table,
+ * header and delimiter row included, is held to NL_RENDER_MAX_COLS cells; a
+ * line is in a table from a delimiter-like line to the next blank one. Long
+ * lines feed cmark's other super-linear corners. One pass, linear.
+ */
+static enum nl_err scan_source(const char *md, size_t len, const struct nl_render_opts *o)
+{
+	const char *p = md, *end = md + len, *prev = NULL;
+	bool in_table = false;
+
+	if (len > NL_RENDER_MAX_BODY)
+		return nl_errf(NL_EDATA, "%s: the Markdown body is %zu bytes: at most %d",
+			       src_name(o), len, NL_RENDER_MAX_BODY);
+	for (int line = 1; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		size_t cells;
+		if ((size_t)(e - p) > NL_RENDER_MAX_LINE)
+			return nl_errf(NL_EDATA, "%s:%d: line of %zu bytes: at most %d",
+				       src_name(o), file_line(o, line), (size_t)(e - p),
+				       NL_RENDER_MAX_LINE);
+		if (line_body(p, e) == e) {
+			in_table = false;
+		} else if (!in_table && prev && delimiter_like(p, e)) {
+			in_table = true;
+			if ((cells = row_cells(prev, p - 1)) > NL_RENDER_MAX_COLS)
+				return too_wide(o, line - 1, cells);
+		}
+		if (in_table && (cells = row_cells(p, e)) > NL_RENDER_MAX_COLS)
+			return too_wide(o, line, cells);
+		prev = line_body(p, e) == e ? NULL : p;
+		p = nl ? nl + 1 : end;
+	}
+	return NL_OK;
+}
+
+/* The line of n, or of the nearest block around it (inlines may have none). */
+static int node_line(cmark_node *n)
+{
+	for (; n; n = cmark_node_parent(n))
+		if (cmark_node_get_start_line(n) > 0)
+			return cmark_node_get_start_line(n);
+	return 1;
+}
+
+/* After parsing, before rendering: count links and images, measure nesting
+ * as block() will (a list and its item are one level, as a reader sees
+ * them; a footnote is one), so the text renderer's own check never fires. */
+static enum nl_err check_tree(cmark_node *doc, const struct nl_render_opts *o)
+{
+	cmark_iter *it = cmark_iter_new(doc);
+	cmark_event_type ev;
+	enum nl_err err = NL_OK;
+	size_t links = 0;
+	int depth = 0;
+
+	if (!it)
+		return nl_errf(NL_ENOMEM, "out of memory walking Markdown");
+	while (!err && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		cmark_node_type ty = cmark_node_get_type(n);
+		bool nests = ty == CMARK_NODE_BLOCK_QUOTE || ty == CMARK_NODE_ITEM ||
+			     ty == CMARK_NODE_FOOTNOTE_DEFINITION;
+		if (ev == CMARK_EVENT_EXIT) {
+			depth -= nests;
+			continue;
+		}
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		if ((ty == CMARK_NODE_LINK || ty == CMARK_NODE_IMAGE) && ++links > NL_RENDER_MAX_LINKS)
+			err = nl_errf(NL_EDATA, "%s:%d: more than %d links and images: at most %d",
+				      src_name(o), file_line(o, node_line(n)), NL_RENDER_MAX_LINKS,
+				      NL_RENDER_MAX_LINKS);
+		else if (nests && ++depth > MAX_NEST)
+			err = nl_errf(NL_EDATA, "%s:%d: Markdown nests blocks %d deep: at most %d",
+				      src_name(o), file_line(o, node_line(n)), depth, MAX_NEST);
+	}
+	cmark_iter_free(it);
 	return err;
 }
 
@@ -723,9 +914,6 @@ static enum nl_err parse(const char *md, size_t len, int opts, cmark_parser **pp
 {
 	cmark_parser *p;
 
-	if (len > MAX_INPUT)
-		return nl_errf(NL_EDATA, "post body is %zu bytes; the limit is %zu", len,
-			       MAX_INPUT);
 	cmark_gfm_core_extensions_ensure_registered();
 	*pp = p = cmark_parser_new(opts);
 	if (!p)
@@ -759,7 +947,7 @@ static enum nl_err rewrite_images(cmark_node *doc, const struct nl_render_opts *
 		char *url = NULL;
 		if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_IMAGE)
 			continue;
-		err = o->image(o->image_ctx, cmark_node_get_url(n), &url);
+		err = o->image(o->image_ctx, cmark_node_get_url(n), file_line(o, node_line(n)), &url);
 		if (!err && url && !cmark_node_set_url(n, url))
 			err = nl_errf(NL_ENOMEM, "out of memory setting an image URL");
 		free(url);
@@ -781,6 +969,34 @@ static enum nl_err render_html(cmark_parser *p, cmark_node *doc, int opts,
 	return nl_buf_err(html);
 }
 
+/*
+ * cmark-gfm can cut a character in two (an unmatched footnote label, found
+ * by fuzzing), and mail says charset=utf-8: each byte of a broken sequence
+ * in b[from..] becomes U+FFFD. One check per post when nothing is broken.
+ */
+static void repair_utf8(struct nl_buf *b, size_t from)
+{
+	struct nl_buf fixed = NL_BUF_INIT;
+	size_t at = from, bad;
+
+	if (nl_utf8_valid(b->data + from, b->len - from, &bad))
+		return;
+	nl_buf_add(&fixed, b->data, from);
+	while (!nl_utf8_valid(b->data + at, b->len - at, &bad)) {
+		nl_buf_add(&fixed, b->data + at, bad);
+		nl_buf_adds(&fixed, "\xEF\xBF\xBD");
+		at += bad + 1;
+	}
+	nl_buf_add(&fixed, b->data + at, b->len - at);
+	if (fixed.failed)
+		b->failed = true; /* reported by the caller's nl_buf_err */
+	else
+		nl_buf_truncate(b, from);
+	if (!fixed.failed)
+		nl_buf_add(b, fixed.data + from, fixed.len - from);
+	nl_buf_free(&fixed);
+}
+
 enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o,
 		      struct nl_buf *html, struct nl_buf *text)
 {
@@ -794,13 +1010,22 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 		o = &defaults;
 	int opts = CMARK_OPT_FOOTNOTES | CMARK_OPT_SMART |
 		   (o->unsafe_html ? CMARK_OPT_UNSAFE : 0);
-	err = parse(md, len, opts, &p, &doc);
+	err = scan_source(md, len, o);
+	if (!err)
+		err = parse(md, len, opts, &p, &doc);
+	if (!err)
+		err = check_tree(doc, o);
 	if (!err)
 		err = rewrite_images(doc, o);
 	if (!err)
 		err = render_html(p, doc, opts, html);
 	if (!err)
 		err = render_text(doc, o, text);
+	if (!err) {
+		repair_utf8(html, html_len);
+		repair_utf8(text, text_len);
+		err = nl_buf_err(html);
+	}
 	if (!err)
 		err = nl_buf_err(text);
 	if (err) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "utf8.h"
 
@@ -203,20 +204,40 @@ enum nl_err nl_tmpl_parse(const char *name, const char *text, size_t len, bool h
 	return NL_OK;
 }
 
+/* Read a template file whole: a folder or device in its place is an error
+ * (a folder reads as empty on Linux, which would send an empty part). */
+static enum nl_err read_file(const char *path, FILE *f, struct nl_buf *b)
+{
+	struct stat st;
+	char chunk[8192];
+	size_t n;
+
+	if (fstat(fileno(f), &st))
+		return nl_errf(NL_ENOINPUT, "%s: cannot read template: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return nl_errf(NL_ENOINPUT, "%s: template is not a regular file", path);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b->len + n > NL_TMPL_MAX_FILE)
+			return nl_errf(NL_EDATA, "%s: template larger than %d bytes", path,
+				       NL_TMPL_MAX_FILE);
+		nl_buf_add(b, chunk, n);
+	}
+	if (ferror(f))
+		return nl_errf(NL_EIO, "%s: cannot read template: %s", path, strerror(errno));
+	return nl_buf_err(b);
+}
+
 enum nl_err nl_tmpl_load(const char *path, bool html, struct nl_tmpl **out)
 {
 	struct nl_buf b = NL_BUF_INIT;
-	char chunk[8192];
-	size_t n;
 	enum nl_err e;
 	FILE *f = fopen(path, "rb");
 	*out = NULL;
 	if (!f)
 		return nl_errf(NL_ENOINPUT, "%s: cannot open template: %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		nl_buf_add(&b, chunk, n);
+	e = read_file(path, f, &b);
 	fclose(f);
-	if (!(e = nl_buf_err(&b)))
+	if (!e)
 		e = nl_tmpl_parse(path, b.data, b.len, html, out);
 	nl_buf_free(&b);
 	return e;
@@ -241,6 +262,7 @@ struct bind {
 	void *dctx;
 	const struct nl_ynode *scope[34]; /* innermost last; [0] is the root */
 	size_t nscope;
+	size_t steps;	/* template nodes visited: lists nested in lists multiply */
 	struct nl_residual *r;
 };
 
@@ -378,12 +400,28 @@ static enum nl_err bind_section(struct bind *b, const struct tnode *nd, size_t i
 	return NL_OK;
 }
 
+/* Sections over lists nest, so a small template over a small context can
+ * ask for billions of steps or gigabytes: stop at the walls instead. */
+static enum nl_err too_big(struct bind *b, const struct tnode *nd)
+{
+	if (++b->steps > NL_TMPL_MAX_STEPS)
+		return nl_errf(NL_EDATA, "%s:%d: template: expands to more than %d steps "
+			       "(sections over lists nested too deep?)", b->t->name, nd->line,
+			       NL_TMPL_MAX_STEPS);
+	if (b->r->lits.len > NL_TMPL_MAX_OUTPUT)
+		return nl_errf(NL_EDATA, "%s:%d: template: expands to more than %d bytes",
+			       b->t->name, nd->line, NL_TMPL_MAX_OUTPUT);
+	return NL_OK;
+}
+
 static enum nl_err bind_range(struct bind *b, size_t i, size_t end)
 {
 	enum nl_err e = NL_OK;
 	while (!e && i < end) {
 		const struct tnode *nd = &b->t->nodes[i];
 		int field;
+		if ((e = too_big(b, nd)))
+			break;
 		if (nd->kind == T_TEXT) {
 			e = add_lit(b->r, nd->text, nd->len, false);
 		} else if (nd->kind == T_SEC || nd->kind == T_INV) {

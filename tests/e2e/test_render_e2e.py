@@ -172,7 +172,7 @@ def test_dry_run_reports_skipped_rows():
 def test_images_link_embed_and_missing():
     with Workdir({"images": "link"}, SUBS) as w:
         w.write("p.md", post("Img", "![a cat](img/cat.png)\n"))
-        w.write("img/cat.png", b"\x89PNG fake", "wb")
+        w.write("img/cat.png", b"\x89PNG\r\n\x1a\n fake", "wb")  # a PNG by its signature
         _, files = dry_run(w)
         _, html = parts(parse(read_eml(files[0])))
         assert 'src="https://news.example.test/img/cat.png"' in html

@@ -6,6 +6,7 @@
 #include "nl.h"
 #include "render.h"
 #include "t.h"
+#include "utf8.h"
 
 /* Markdown in, exact plain text out. */
 struct text_case {
@@ -71,7 +72,7 @@ static const struct text_case text_cases[] = {
 static char *render(const char *md, int wrap, bool unsafe_html, char **html, enum nl_err *err)
 {
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
-	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL};
+	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0};
 
 	*err = nl_render(md, strlen(md), &o, &h, &t);
 	if (html)
@@ -169,13 +170,16 @@ static void test_html_cases(void)
 struct img_ctx {
 	struct nl_buf seen; /* the URLs, comma-separated */
 	int calls;
+	int lines[8];	    /* the file line of each call */
 };
 
-static enum nl_err rewrite_cb(void *ctx, const char *url, char **out)
+static enum nl_err rewrite_cb(void *ctx, const char *url, int line, char **out)
 {
 	struct img_ctx *c = ctx;
 	struct nl_buf b = NL_BUF_INIT;
 
+	if (c->calls < 8)
+		c->lines[c->calls] = line;
 	if (c->calls++)
 		nl_buf_addc(&c->seen, ',');
 	nl_buf_adds(&c->seen, url);
@@ -195,12 +199,14 @@ static enum nl_err rewrite_cb(void *ctx, const char *url, char **out)
 static void test_image_rewrite(void)
 {
 	const char *md = "![cat](cat.png) ![kept](keep.png)\n\n![dog](img/dog.png \"Dog\")\n";
-	struct img_ctx c = {NL_BUF_INIT, 0};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
+	/* the body starts on line 10 of its file: lines passed on are file lines */
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
 	T_CHECK(c.calls == 3);
+	T_CHECK(c.lines[0] == 10 && c.lines[1] == 10 && c.lines[2] == 12);
 	T_STREQ(c.seen.data, "cat.png,keep.png,img/dog.png");
 	T_CHECK(strstr(h.data, "src=\"cid:cat.png\"") != NULL);
 	T_CHECK(strstr(h.data, "src=\"cid:img/dog.png\" alt=\"dog\" title=\"Dog\"") != NULL);
@@ -215,8 +221,8 @@ static void test_image_rewrite(void)
 static void test_image_error(void)
 {
 	const char *md = "# T\n\n![a](a.png) ![m](missing.png) ![b](b.png)\n";
-	struct img_ctx c = {NL_BUF_INIT, 0};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c};
+	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	nl_buf_adds(&h, "before-h");
@@ -329,6 +335,129 @@ static void test_too_deep(void)
 	nl_buf_free(&md);
 }
 
+/* 3000 targets, then the same in reverse: numbers stay those of first use
+ * while the hash table grows under them. */
+static void test_link_numbers_are_stable_as_the_index_grows(void)
+{
+	struct nl_buf md = NL_BUF_INIT, want = NL_BUF_INIT;
+	enum nl_err err;
+
+	for (int i = 0; i < 3000; i++)
+		nl_buf_addf(&md, "[a](https://e.example/%d)\n", i);
+	for (int i = 2999; i >= 0; i--)
+		nl_buf_addf(&md, "[b](https://e.example/%d)\n", i);
+	char *text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_OK);
+	for (char *q = text; q && *q; q++) /* the paragraph is wrapped: unwrap it */
+		if (*q == '\n' && q[1] != '\n' && q[1] != '[' && q[1] != 'L')
+			*q = ' ';
+	T_CHECK(text && strstr(text, "a[1] a[2] a[3] ") != NULL);
+	T_CHECK(text && strstr(text, "b[3000] b[2999] ") != NULL);
+	T_CHECK(text && strstr(text, "b[3] b[2] b[1]\n") != NULL);
+	nl_buf_adds(&want, "\n[2999] https://e.example/2998\n[3000] https://e.example/2999");
+	T_CHECK(text && strstr(text, want.data) != NULL);
+	T_CHECK(text && strstr(text, "[3001]") == NULL);
+	free(text);
+	nl_buf_free(&md);
+	nl_buf_free(&want);
+}
+
+/* Markdown in, the error it must give (with name "post.md", body on line 1). */
+struct wall_case {
+	const char *name;
+	const char *md;
+	int repeat;	   /* md repeated this many times, then tail */
+	const char *tail;
+	const char *error; /* NULL: renders */
+};
+
+static const struct wall_case wall_cases[] = {
+	{"128 columns render", "|a", 128, "|\n|-|\n", NULL},
+	{"129 columns do not", "|a", 129, "|\n|-|-|\n", "post.md:1: table with 129 columns: at most 128"},
+	{"delimiter row counted", "|-", 200, "|\n", NULL}, /* no header: no table */
+	{"wide delimiter row under a header", "a|b\n|", 1, "-|-|-|-\n", NULL},
+	{"a row of the table", "a|b\n-|-\n", 1,
+	 "x|y\nq|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|"
+	 "q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|"
+	 "q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q|q\n",
+	 "post.md:4: table with 131 columns: at most 128"},
+	{"a table in a block quote", "> a|b\n> -|-\n> ", 1,
+	 "|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|"
+	 "7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|"
+	 "3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|0|1|2|3|4|5|6|7|8|9|\n",
+	 "post.md:3: table with 139 columns: at most 128"},
+	{"pipes after the table are prose", "a|b\n-|-\n\n", 1,
+	 "|||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||"
+	 "||||||||||||||||||||||||||||||||||||||||||||||||||\n", NULL},
+	{"10000 links", "[x](https://e.example/)\n", 10000, "", NULL},
+	{"10001 links", "[x](https://e.example/)\n", 10000, "![y](y.png)\n",
+	 "post.md:10001: more than 10000 links and images: at most 10000"},
+	{"100 deep", "> ", 100, "x\n", NULL},
+	{"101 deep", "> ", 101, "x\n", "post.md:1: Markdown nests blocks 101 deep: at most 100"},
+	{"lists count as deep", "- ", 101, "x\n", "post.md:1: Markdown nests blocks 101 deep"},
+	{"line of 100000 bytes", "ab", 50000, "\n", NULL},
+	{"line of 100001 bytes", "ab", 50000, "c\nd\n", "post.md:1: line of 100001 bytes: at most 100000"},
+	{"body over 1 MiB", "a\n", 524288, "b", "post.md: the Markdown body is 1048577 bytes: at most 1048576"},
+};
+
+static void test_walls(void)
+{
+	for (size_t i = 0; i < NL_ARRAY_LEN(wall_cases); i++) {
+		const struct wall_case *c = &wall_cases[i];
+		struct nl_buf md = NL_BUF_INIT;
+		enum nl_err err;
+		for (int k = 0; k < c->repeat; k++)
+			nl_buf_adds(&md, c->md);
+		nl_buf_adds(&md, c->tail);
+		char *text = render(md.data, 0, false, NULL, &err);
+		if (c->error) {
+			T_CHECK(err == NL_EDATA);
+			if (strncmp(nl_errmsg(), c->error, strlen(c->error)) != 0)
+				printf("case '%s': %s\n", c->name, nl_errmsg());
+			T_CHECK(strncmp(nl_errmsg(), c->error, strlen(c->error)) == 0);
+		} else {
+			if (err)
+				printf("case '%s': %s\n", c->name, nl_errmsg());
+			T_CHECK(err == NL_OK);
+		}
+		free(text);
+		nl_buf_free(&md);
+	}
+}
+
+/* A footnote is a level too: the text renderer nests its body one deeper. */
+static void test_footnote_depth(void)
+{
+	struct nl_buf md = NL_BUF_INIT;
+	enum nl_err err;
+
+	nl_buf_adds(&md, "a[^1]\n\n[^1]: ");
+	for (int i = 0; i < 100; i++)
+		nl_buf_adds(&md, "> ");
+	nl_buf_adds(&md, "x\n");
+	char *text = render(md.data, 0, false, NULL, &err);
+	T_CHECK(err == NL_EDATA);
+	T_STREQ(nl_errmsg(), "post.md:3: Markdown nests blocks 101 deep: at most 100");
+	free(text);
+	nl_buf_free(&md);
+}
+
+/* Found by fuzz_render: cmark-gfm cut the U+FFFD of a NUL in two inside an
+ * unmatched footnote label; the parts must still be valid UTF-8. */
+static void test_output_is_valid_utf8(void)
+{
+	static const char md[] = "]\n\n[^\n\t\t\t\t\t\t\te\x01\0 c\0\t]\0\0\t\t\t\t\teca c\0";
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+	size_t bad;
+
+	T_CHECK(nl_render(md, sizeof md - 1, NULL, &h, &t) == NL_OK);
+	T_CHECK(nl_utf8_valid(h.data, h.len, &bad));
+	T_CHECK(nl_utf8_valid(t.data, t.len, &bad));
+	T_CHECK(strstr(t.data, "\xEF\xBF\xBD") != NULL);
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
 int main(void)
 {
 	test_text_cases();
@@ -338,5 +467,9 @@ int main(void)
 	test_appends_and_defaults();
 	test_long_paragraph();
 	test_too_deep();
+	test_link_numbers_are_stable_as_the_index_grows();
+	test_walls();
+	test_footnote_depth();
+	test_output_is_valid_utf8();
 	return t_done();
 }
