@@ -27,9 +27,16 @@ enum nl_event {
 	 * will not send the post (too old); written once, so it is reported once.
 	 */
 	NL_EV_DONE, NL_EV_STOPPED, NL_EV_SKIPPED,
+	/*
+	 * `doubt`: the whole message went out but the reply to its final dot
+	 * never came (timeout, lost connection): it may have been delivered.
+	 * An outcome, so neither this run nor the next resends it; only
+	 * `send --retry-in-doubt` does. Counted as in doubt by the scan.
+	 */
+	NL_EV_DOUBT,
 };
 
-/* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped"; "none" for anything else. Static storage. */
+/* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped", "doubt"; "none" for anything else. Static storage. */
 const char *nl_event_name(enum nl_event e);
 /* True for done, stopped and skipped: lines without a recipient. */
 bool nl_event_is_campaign(enum nl_event e);
@@ -72,7 +79,7 @@ enum nl_err nl_sendlog_close(struct nl_sendlog *l);
 /* What the log says about one post. */
 struct nl_sendstate {
 	struct nl_addrmap last;	/* recipient -> last campaign event (NL_EV_INTENT/SENT/DEFERRED/FAILED; 'test' lines ignored) */
-	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome) */
+	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome, or doubt) */
 	size_t tests;		/* number of test lines */
 	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none (for rates) */
 	/* The failed/deferred recipients with their last reply, for `status` (at most 100 kept, in log order). */
