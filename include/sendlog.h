@@ -82,7 +82,7 @@ struct nl_sendstate {
 	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome, or doubt) */
 	size_t tests;		/* number of test lines */
 	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none (for rates) */
-	/* The failed/deferred recipients with their last reply, for `status` (at most 100 kept, in log order). */
+	/* The failed/deferred/doubt recipients with their last reply, for `status` (at most 100 kept, in log order). */
 	struct nl_failure { char *rcpt; char *detail; int code; enum nl_event ev; } *failures;
 	size_t nfailures;
 };

@@ -731,7 +731,7 @@ static enum nl_err scan_failures(struct scan *sc, FILE *f, off_t end)
 	struct nl_sendstate *st = sc->st;
 	off_t ignored;
 
-	sc->fcap = st->failed + st->deferred;
+	sc->fcap = st->failed + st->deferred + st->in_doubt; /* in_doubt: `doubt` lines are listed too */
 	if (sc->fcap > NL_SENDSTATE_MAX_FAILURES)
 		sc->fcap = NL_SENDSTATE_MAX_FAILURES;
 	if (!sc->fcap)
