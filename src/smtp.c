@@ -236,7 +236,7 @@ enum nl_smtp_verdict nl_smtp_classify(enum nl_smtp_stage stage, int code, const 
 static const char *stage_name(enum nl_smtp_stage st)
 {
 	static const char *const names[] = {
-		[NL_STAGE_CONNECT] = "connecting", [NL_STAGE_AUTH] = "AUTH",
+		[NL_STAGE_CONNECT] = "connect", [NL_STAGE_AUTH] = "AUTH",
 		[NL_STAGE_MAIL] = "MAIL FROM",	   [NL_STAGE_RCPT] = "RCPT TO",
 		[NL_STAGE_DATA] = "DATA",	   [NL_STAGE_DOT] = "end of data"};
 	return names[st];
@@ -895,6 +895,13 @@ static void outcome(struct worker *w, struct nl_smtp_job *j, enum nl_smtp_verdic
 	}
 }
 
+/* Between transactions a server says nothing unless it hangs up (idle timeout, 421). */
+static bool session_alive(const struct worker *w)
+{
+	struct pollfd p = {.fd = w->sock, .events = POLLIN};
+	return poll(&p, 1, 0) == 0;
+}
+
 static void deliver(struct worker *w, struct nl_smtp_job *j)
 {
 	struct sender *s = w->s;
@@ -905,6 +912,9 @@ static void deliver(struct worker *w, struct nl_smtp_job *j)
 	/* A retry after a lost or closed connection gets a new one, not a tired one. */
 	if (j->fresh && w->curl)
 		close_session(w, true);
+	/* One the server closed while idle costs nobody an attempt. */
+	if (w->curl && !session_alive(w))
+		close_session(w, false);
 	if (!w->curl && !open_session(w, j))
 		return;
 	if (!rate_wait(s)) {
