@@ -28,9 +28,16 @@ enum nl_event {
 	 * will not send the post (too old); written once, so it is reported once.
 	 */
 	NL_EV_DONE, NL_EV_STOPPED, NL_EV_SKIPPED,
+	/*
+	 * `doubt`: the whole message went out but the reply to its final dot
+	 * never came (timeout, lost connection): it may have been delivered.
+	 * An outcome, so neither this run nor the next resends it; only
+	 * `send --retry-in-doubt` does. Counted as in doubt by the scan.
+	 */
+	NL_EV_DOUBT,
 };
 
-/* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped"; "none" for anything else. Static storage. */
+/* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped", "doubt"; "none" for anything else. Static storage. */
 const char *nl_event_name(enum nl_event e);
 /* True for done, stopped and skipped: lines without a recipient. */
 bool nl_event_is_campaign(enum nl_event e);
@@ -91,12 +98,12 @@ enum nl_err nl_sendlog_close(struct nl_sendlog *l);
 /* What the log says about one post. */
 struct nl_sendstate {
 	struct nl_addrmap last;	/* recipient -> last campaign event (NL_EV_INTENT/SENT/DEFERRED/FAILED; 'test' lines ignored) */
-	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome) */
+	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome, or doubt) */
 	size_t tests;		/* number of test lines */
 	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none */
 	double last_outcome;	/* unix time of the last sent, deferred or failed line, 0 if none (for nl_send_rate) */
 	char *stop_detail;	/* why the last run stopped (its `stopped` line, unescaped) if no run began or finished since; else NULL */
-	/* The failed/deferred recipients with their last reply, for `status` (at most 100 kept, in log order). */
+	/* The failed/deferred/doubt recipients with their last reply, for `status` (at most 100 kept, in log order). */
 	struct nl_failure { char *rcpt; char *detail; int code; enum nl_event ev; } *failures;
 	size_t nfailures;
 };

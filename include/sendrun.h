@@ -18,6 +18,7 @@ struct nl_send_opts {
 	bool resend;			/* send again to everyone */
 	bool retry_failed;		/* retry recipients whose last send failed (5xx) */
 	bool skip_in_doubt;		/* do not resend when a crash left the outcome unknown */
+	bool retry_in_doubt;		/* resend those whose final reply never came (`doubt`) */
 	size_t limit;			/* at most this many recipients (0 = all) */
 	const char *test_to;		/* send one proof copy here instead */
 	bool progress;			/* a live progress line on stderr */
@@ -36,6 +37,7 @@ struct nl_send_plan {
 	size_t failed_skipped;	/* failed before; --retry-failed to retry */
 	size_t in_doubt;	/* intent without outcome: resent unless --skip-in-doubt */
 	size_t deferred;	/* deferred before: retried */
+	size_t doubt;		/* final reply lost before: skipped unless --retry-in-doubt */
 	size_t invalid, inactive, duplicates;
 	size_t outside_audience;	/* active, but not in the post's audience */
 	const char *audience;		/* the post's audience in words; NULL: everyone */
@@ -43,6 +45,7 @@ struct nl_send_plan {
 
 struct nl_send_stats {
 	size_t sent, failed, deferred;
+	size_t in_doubt;	/* the final reply never came: logged `doubt`, not resent */
 	double seconds;
 	double first_attempt, last_outcome; /* seconds on a monotonic clock, 0 if none: for nl_send_rate */
 };

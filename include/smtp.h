@@ -13,17 +13,46 @@
 enum nl_outcome {
 	NL_OUT_SENT,	  /* the server took it (250) */
 	NL_OUT_FAILED,	  /* permanent (5xx): not retried in this run */
-	NL_OUT_DEFERRED,  /* transient failures until retries ran out */
+	NL_OUT_DEFERRED,  /* transient failures until retries ran out, or the run stopped */
+	NL_OUT_IN_DOUBT,  /* the whole message went out but its final reply never came */
 };
+
+/* Where in the SMTP dialogue a reply (or its absence) came. */
+enum nl_smtp_stage {
+	NL_STAGE_CONNECT,	/* connection, greeting, EHLO, STARTTLS */
+	NL_STAGE_AUTH,
+	NL_STAGE_MAIL,		/* MAIL FROM */
+	NL_STAGE_RCPT,		/* RCPT TO */
+	NL_STAGE_DATA,		/* the DATA command and the upload, before the final dot went out */
+	NL_STAGE_DOT,		/* the reply to the final dot */
+};
+
+enum nl_smtp_verdict {
+	NL_V_OK,	/* go on (at the final dot: sent) */
+	NL_V_FAIL,	/* this mailbox refused: the recipient fails, the run goes on */
+	NL_V_DEFER,	/* try this recipient again later */
+	NL_V_STOP,	/* the relay refuses us or this message: stop the run */
+	NL_V_DOUBT,	/* the message went out, the verdict never came: do not resend */
+};
+
+/*
+ * What a reply means at a stage: code is the basic reply code (0 when none
+ * came: timeout or lost connection), esc the enhanced status code
+ * (RFC 3463, "5.1.1"; NULL or "" when absent), text the reply's words (only
+ * read to tell a relay denial at RCPT). Pure; see smtp.c for the table.
+ */
+enum nl_smtp_verdict nl_smtp_classify(enum nl_smtp_stage stage, int code, const char *esc,
+				      const char *text);
 
 /* One message to one recipient. Owned by the sender; the source fills it. */
 struct nl_smtp_job {
 	char rcpt[320];
+	char envelope_from[320];	/* MAIL FROM for this message; "" = opts' envelope_from */
 	char msgid[320];
 	struct nl_buf msg;	/* the whole message, CRLF */
 	int attempts;
 	double due;		/* monotonic time before which it must not be retried */
-	size_t sent_bytes;	/* read callback position */
+	bool fresh;		/* retry on a new connection: the last one failed or was closed */
 	struct nl_smtp_job *next;
 };
 
@@ -55,9 +84,11 @@ struct nl_smtp_opts {
 /*
  * Send everything the source gives. Returns NL_OK when the source ran dry
  * and every job has an outcome; NL_EINTERRUPTED after a signal; or the error
- * that stopped the run early (authentication refused, TLS failure, too many
- * consecutive failures, a source error) with its message. Either way every
- * attempted job was reported to the source.
+ * that stopped the run early (NL_EUNAVAILABLE: the relay refused the login,
+ * TLS, our sender, the message or the session, or too many consecutive
+ * failures; or a source error) with its message. Either way every attempted
+ * job was reported to the source. One session logs in before the others
+ * open; every session ends with QUIT.
  */
 enum nl_err nl_smtp_send(const struct nl_smtp_opts *o, const struct nl_smtp_source *src);
 
@@ -65,8 +96,13 @@ enum nl_err nl_smtp_send(const struct nl_smtp_opts *o, const struct nl_smtp_sour
  * Check the relay settings before anything is sent: URL scheme, the TLS
  * policy (never none off loopback), credentials, and read the password
  * (from password_env or an owner-only password_file) into *password
- * (malloc'd, NULL when no username). Errors name the config key.
+ * (malloc'd, NULL when no username). Errors name the config key. Sets the
+ * EHLO name: smtp.helo, else this host's canonical name if dotted, else the
+ * From address's domain (-v says which).
  */
 enum nl_err nl_smtp_prepare(struct nl_config *cfg, char **password);
+
+/* url for messages and logs: scheme://host:port, never user info (nor the EHLO path). */
+void nl_smtp_url_redacted(const char *url, char *out, size_t n);
 
 #endif

@@ -29,6 +29,8 @@ static const char help[] =
 	"  --resend              send again to everyone, even those who have it\n"
 	"  --retry-failed        also retry recipients whose last send failed (5xx)\n"
 	"  --skip-in-doubt       do not resend when a crash left the outcome unknown\n"
+	"  --retry-in-doubt      resend those whose final reply never came (logged 'doubt';\n"
+	"                        they may have it already)\n"
 	"  --smtp URL            relay for this run (smtp://HOST:PORT, smtps://HOST:PORT)\n"
 	"  --connections N       parallel SMTP connections\n"
 	"  --rate R              at most R messages per second, all connections together\n"
@@ -48,7 +50,7 @@ struct send_args {
 	long connections;
 	double rate;
 	long limit;
-	bool resend, retry_failed, skip_in_doubt;
+	bool resend, retry_failed, skip_in_doubt, retry_in_doubt;
 };
 
 struct tally {
@@ -119,7 +121,7 @@ out:
 }
 
 enum { O_DRY = 256, O_SUBS, O_SMTP, O_CONNS, O_RATE, O_LOG, O_TO, O_LIMIT, O_RESEND, O_RETRY,
-       O_SKIP_DOUBT };
+       O_SKIP_DOUBT, O_RETRY_DOUBT };
 
 static int number(const char *s, double min, double max, double *out)
 {
@@ -141,6 +143,7 @@ static int parse_opt(int c, struct send_args *a)
 	case O_RESEND: a->resend = true; return 0;
 	case O_RETRY: a->retry_failed = true; return 0;
 	case O_SKIP_DOUBT: a->skip_in_doubt = true; return 0;
+	case O_RETRY_DOUBT: a->retry_in_doubt = true; return 0;
 	case O_CONNS: if (number(optarg, 1, 64, &v)) return -1; a->connections = (long)v; return 0;
 	case O_RATE: if (number(optarg, 0, 1e6, &v)) return -1; a->rate = v; return 0;
 	case O_LIMIT: if (number(optarg, 1, 1e12, &v)) return -1; a->limit = (long)v; return 0;
@@ -162,6 +165,7 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 		{"resend", no_argument, NULL, O_RESEND},
 		{"retry-failed", no_argument, NULL, O_RETRY},
 		{"skip-in-doubt", no_argument, NULL, O_SKIP_DOUBT},
+		{"retry-in-doubt", no_argument, NULL, O_RETRY_DOUBT},
 		{"yes", no_argument, NULL, 'y'},
 		{NULL, 0, NULL, 0},
 	};
@@ -229,6 +233,9 @@ static void describe_plan(const struct nl_send_plan *p, const struct send_args *
 		       a->skip_in_doubt ? "skipped" : "sent again");
 	if (p->deferred)
 		printf(", %zu deferred before (retried)", p->deferred);
+	if (p->doubt)
+		printf(", %zu whose final reply was lost (%s)", p->doubt,
+		       a->retry_in_doubt ? "sent again" : "--retry-in-doubt to resend");
 	if (p->failed_skipped)
 		printf(", %zu failed before (--retry-failed to retry)", p->failed_skipped);
 	if (p->invalid || p->inactive || p->duplicates)
@@ -260,6 +267,7 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 {
 	struct nl_send_opts o = {.cfg = cfg, .post = post, .resend = a->resend,
 				 .retry_failed = a->retry_failed, .skip_in_doubt = a->skip_in_doubt,
+				 .retry_in_doubt = a->retry_in_doubt,
 				 .limit = a->limit > 0 ? (size_t)a->limit : 0, .test_to = a->to,
 				 .progress = isatty(STDERR_FILENO), .interrupted = &nl_cmd_interrupted};
 	struct nl_sendrun *run = NULL;
@@ -279,9 +287,14 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 		       p->already_sent ? " (use --resend to send it again to everyone)" : "");
 	} else if (!(e = confirm(a, cfg, post, p))) {
 		e = nl_sendrun_go(run, &st);
-		printf("%s: %zu sent, %zu failed, %zu deferred in %.1f s (%.1f msg/s); log: %s\n",
-		       e ? "stopped" : "done", st.sent, st.failed, st.deferred, st.seconds,
-		       nl_send_rate(st.sent + st.failed + st.deferred, st.first_attempt, st.last_outcome),
+		/* Deferred recipients end the run with 75 too: it stopped short of done. */
+		printf("%s: %zu sent, %zu failed, %zu deferred", e || st.deferred ? "stopped" : "done",
+		       st.sent, st.failed, st.deferred);
+		if (st.in_doubt)
+			printf(", %zu in doubt (final reply lost; --retry-in-doubt to resend)", st.in_doubt);
+		printf(" in %.1f s (%.1f msg/s); log: %s\n", st.seconds,
+		       nl_send_rate(st.sent + st.failed + st.deferred + st.in_doubt, st.first_attempt,
+				    st.last_outcome),
 		       cfg->log);
 		fflush(stdout);
 	}

@@ -69,6 +69,7 @@ static const char *const event_names[] = {
 	[NL_EV_NONE] = "none",	   [NL_EV_INTENT] = "intent", [NL_EV_SENT] = "sent",
 	[NL_EV_DEFERRED] = "deferred", [NL_EV_FAILED] = "failed", [NL_EV_TEST] = "test",
 	[NL_EV_DONE] = "done",	   [NL_EV_STOPPED] = "stopped", [NL_EV_SKIPPED] = "skipped",
+	[NL_EV_DOUBT] = "doubt",
 };
 
 /* Nanoseconds added to the clock for `cron --now`; set before any thread writes. */
@@ -85,7 +86,7 @@ const char *nl_event_name(enum nl_event e)
 
 static enum nl_event parse_event(const char *s)
 {
-	for (int e = NL_EV_INTENT; e <= NL_EV_SKIPPED; e++)
+	for (int e = NL_EV_INTENT; e <= NL_EV_DOUBT; e++)
 		if (strcmp(s, event_names[e]) == 0)
 			return (enum nl_event)e;
 	return NL_EV_NONE;
@@ -267,7 +268,7 @@ enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char 
 	struct nl_buf line = NL_BUF_INIT;
 	enum nl_err result;
 
-	if (ev < NL_EV_INTENT || ev > NL_EV_SKIPPED)
+	if (ev < NL_EV_INTENT || ev > NL_EV_DOUBT)
 		return nl_errf(NL_EINTERNAL, "%s: cannot log event number %d", l->path, (int)ev);
 	result = format_line(&line, slug, rcpt, ev, code, msgid, detail);
 	if (result)
@@ -935,7 +936,7 @@ static enum nl_err collect(struct scan *sc, const struct event_line *e)
 	size_t i;
 
 	if (nl_addrmap_get_hash(&st->last, e->hash) != e->ev ||
-	    (e->ev != NL_EV_FAILED && e->ev != NL_EV_DEFERRED))
+	    (e->ev != NL_EV_FAILED && e->ev != NL_EV_DEFERRED && e->ev != NL_EV_DOUBT))
 		return NL_OK;
 	for (i = 0; i < st->nfailures && sc->fhash[i] != e->hash; i++)
 		;
@@ -959,7 +960,7 @@ static void count_states(struct nl_sendstate *st)
 		if (!st->last.m.keys[i])
 			continue;
 		switch (st->last.m.vals[i]) {
-		case NL_EV_INTENT: st->in_doubt++; break;
+		case NL_EV_INTENT: case NL_EV_DOUBT: st->in_doubt++; break;
 		case NL_EV_SENT: st->sent++; break;
 		case NL_EV_DEFERRED: st->deferred++; break;
 		case NL_EV_FAILED: st->failed++; break;
@@ -972,7 +973,7 @@ static enum nl_err scan_failures(struct scan *sc, int fd, off_t end)
 	struct nl_sendstate *st = sc->st;
 	off_t ignored;
 
-	sc->fcap = st->failed + st->deferred;
+	sc->fcap = st->failed + st->deferred + st->in_doubt; /* in_doubt: `doubt` lines are listed too */
 	if (sc->fcap > NL_SENDSTATE_MAX_FAILURES)
 		sc->fcap = NL_SENDSTATE_MAX_FAILURES;
 	if (!sc->fcap)

@@ -33,7 +33,7 @@ struct nl_sendrun {
 	double t0, last_progress;
 };
 
-enum decision { D_SEND, D_SENT, D_FAILED, D_IN_DOUBT };
+enum decision { D_SEND, D_SENT, D_FAILED, D_IN_DOUBT, D_DOUBT };
 
 static double now_real(void)
 {
@@ -50,6 +50,7 @@ static enum decision decide(const struct nl_send_opts *o, enum nl_event last)
 	case NL_EV_SENT: return D_SENT;
 	case NL_EV_FAILED: return o->retry_failed ? D_SEND : D_FAILED;
 	case NL_EV_INTENT: return o->skip_in_doubt ? D_IN_DOUBT : D_SEND;
+	case NL_EV_DOUBT: return o->retry_in_doubt ? D_SEND : D_DOUBT;
 	default: return D_SEND;
 	}
 }
@@ -71,11 +72,14 @@ static void plan_row(struct nl_sendrun *r, const struct nl_recipient *rc)
 	case D_SENT: p->already_sent++; break;
 	case D_FAILED: p->failed_skipped++; break;
 	case D_IN_DOUBT: p->in_doubt++; break;
+	case D_DOUBT: p->doubt++; break;
 	case D_SEND:
 		if (rc->last == NL_EV_INTENT)
 			p->in_doubt++;
 		if (rc->last == NL_EV_DEFERRED)
 			p->deferred++;
+		if (rc->last == NL_EV_DOUBT)
+			p->doubt++;
 		if (!r->o.limit || p->pending < r->o.limit)
 			p->pending++;
 		break;
@@ -163,6 +167,7 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 		if (strlen(rc.row->email) >= sizeof j->rcpt)
 			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, rc.row->line);
 		memcpy(j->rcpt, rc.row->email, strlen(rc.row->email) + 1);
+		snprintf(j->envelope_from, sizeof j->envelope_from, "%s", r->o.cfg->bounce_address);
 		return nl_campaign_message(r->camp, rc.row, &j->msg, j->msgid);
 	}
 	return e;
@@ -199,7 +204,11 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 {
 	struct nl_sendrun *r = ctx;
 	static const enum nl_event ev[] = {
-		[NL_OUT_SENT] = NL_EV_SENT, [NL_OUT_FAILED] = NL_EV_FAILED, [NL_OUT_DEFERRED] = NL_EV_DEFERRED};
+		[NL_OUT_SENT] = NL_EV_SENT, [NL_OUT_FAILED] = NL_EV_FAILED, [NL_OUT_DEFERRED] = NL_EV_DEFERRED,
+		[NL_OUT_IN_DOUBT] = NL_EV_DOUBT};
+	static const char *const said[] = {
+		[NL_OUT_SENT] = "sent:", [NL_OUT_FAILED] = "failed:", [NL_OUT_DEFERRED] = "deferred:",
+		[NL_OUT_IN_DOUBT] = "in doubt (not resent):"};
 	enum nl_err e = nl_sendlog_write(r->log, r->o.post->slug, j->rcpt,
 					 r->o.test_to ? NL_EV_TEST : ev[out], code, j->msgid, reply);
 	pthread_mutex_lock(&r->lock);
@@ -208,12 +217,14 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 		r->stats.sent++;
 	else if (out == NL_OUT_FAILED)
 		r->stats.failed++;
+	else if (out == NL_OUT_IN_DOUBT)
+		r->stats.in_doubt++;
 	else
 		r->stats.deferred++;
 	progress(r, false);
 	pthread_mutex_unlock(&r->lock);
 	if (out != NL_OUT_SENT)
-		nl_info("%s: %s %s", j->rcpt, out == NL_OUT_FAILED ? "failed:" : "deferred:", reply);
+		nl_info("%s: %s %s", j->rcpt, said[out], reply);
 	return e;
 }
 
@@ -227,9 +238,11 @@ static enum nl_err record_end(struct nl_sendrun *r, enum nl_err e)
 	if (r->o.test_to || (r->o.limit && r->taken >= r->o.limit))
 		return e;
 	if (!e && !r->stats.deferred) {
-		snprintf(detail, sizeof detail, "%zu sent, %zu failed%s", p->already_sent + r->stats.sent,
+		snprintf(detail, sizeof detail, "%zu sent, %zu failed%s%s", p->already_sent + r->stats.sent,
 			 p->failed_skipped + r->stats.failed,
-			 r->o.skip_in_doubt && p->in_doubt ? ", some in doubt (skipped)" : "");
+			 r->o.skip_in_doubt && p->in_doubt ? ", some in doubt (skipped)" : "",
+			 r->stats.in_doubt || (p->doubt && !r->o.retry_in_doubt)
+				 ? ", some in doubt (final reply lost; send --retry-in-doubt)" : "");
 		return nl_sendlog_write(r->log, slug, NULL, NL_EV_DONE, 0, NULL, detail);
 	}
 	if (!e)

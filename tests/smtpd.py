@@ -26,6 +26,8 @@ code, or a whole reply such as "550 5.7.1 no thanks"):
   --fail-rcpt ADDR:CODE    refuse RCPT TO:<ADDR> with CODE every time
   --tempfail-rcpt ADDR:M   answer RCPT TO:<ADDR> 451 4.3.0 the first M times
   --fail-data ADDR:CODE    answer CODE after DATA for messages to ADDR
+  --fail-mail CODE         refuse every MAIL FROM with CODE (a whole reply,
+                           e.g. "552 5.3.4 message too big")
   --close-after K          after K accepted messages on a connection, answer
                            the next command 421 4.7.0 and close
   --drop-after-total K     once, after K accepted in total: read part of the
@@ -131,6 +133,7 @@ class Handler:
         self.fail_rcpt = {a.lower(): c for a, c in opts.fail_rcpt}
         self.tempfail_left = {a.lower(): int(m) for a, m in opts.tempfail_rcpt}
         self.fail_data = {a.lower(): c for a, c in opts.fail_data}
+        self.fail_mail = opts.fail_mail
         self.close_after = opts.close_after
         self.drop_after_total = opts.drop_after_total
         self.stall_after_total = opts.stall_after_total
@@ -149,6 +152,12 @@ class Handler:
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, options):
+        if self.fail_mail:
+            reply = self.fail_mail
+            if len(reply) == 3:
+                reply += " 5.7.1 sender refused" if reply[0] == "5" else " 4.3.0 later"
+            self.rec.transaction(server, "MAIL", reply, address, [])
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -395,6 +404,7 @@ def parse_args(argv):
                    metavar="ADDR:M")
     p.add_argument("--fail-data", action="append", default=[], type=pair,
                    metavar="ADDR:CODE")
+    p.add_argument("--fail-mail", metavar="CODE")
     p.add_argument("--close-after", type=int, metavar="K")
     p.add_argument("--drop-after-total", type=int, metavar="K")
     p.add_argument("--stall-after-total", type=int, metavar="K")
