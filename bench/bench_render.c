@@ -26,7 +26,7 @@
 
 #include "buf.h"
 #include "config.h"
-#include "message.h"
+#include "campaign.h"
 #include "nl.h"
 #include "post.h"
 #include "subs.h"

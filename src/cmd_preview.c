@@ -7,7 +7,7 @@
 #include "cmd.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 
 static const char help[] =
 	"usage: newsletter preview POST.md [-o DIR] [--subscribers FILE]\n"

@@ -9,7 +9,7 @@
 #include "cmd.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 #include "sendrun.h"
 #include "addr.h"
 #include <signal.h>

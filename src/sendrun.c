@@ -11,7 +11,7 @@
 #include "addrmap.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 #include "sendlog.h"
 #include "smtp.h"
 #include "subs.h"

@@ -1,5 +1,5 @@
-/* message.c - prepare a post once, then splice each reader's fields into pre-encoded parts. */
-#include "message.h"
+/* campaign.c - prepare a post once, then splice each reader's fields into pre-encoded parts. */
+#include "campaign.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* message.h - a campaign: a post prepared once, then one RFC 5322 message per reader. */
-#ifndef NL_MESSAGE_H
-#define NL_MESSAGE_H
+/* campaign.h - a campaign: a post prepared once, then one RFC 5322 message per reader. */
+#ifndef NL_CAMPAIGN_H
+#define NL_CAMPAIGN_H
 
 #include <stdbool.h>
 #include <time.h>
