@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "message.h"
 #include "nl.h"
 #include "post.h"
 #include "subs.h"
@@ -31,15 +32,16 @@ struct nl_campaign; /* opaque; owned by the caller */
 enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign **out);
 void nl_campaign_free(struct nl_campaign *c);
 
-#define NL_MSGID_MAX 320
-
 /*
- * The whole message for one reader, appended to out (CRLF, 7-bit).
- * msgid receives the Message-ID without angle brackets. Thread-safe: the
- * campaign is only read.
+ * Build one reader's message into m (reset first): the campaign's header
+ * fields with the reader's To, Message-ID and List-Unsubscribe spliced in,
+ * the envelope sender (bounce_address), and a body that borrows the
+ * campaign's pre-encoded parts. Hand it to nl_message_finalize() before the
+ * campaign is freed. Thread-safe: the campaign is only read (one message
+ * per thread).
  */
 enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
-				struct nl_buf *out, char msgid[NL_MSGID_MAX]);
+				struct nl_message *m);
 /* The HTML and text bodies one reader sees, unencoded (for previews). */
 void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
 			struct nl_buf *html, struct nl_buf *text);

@@ -20,6 +20,7 @@ enum nl_outcome {
 struct nl_smtp_job {
 	char rcpt[320];
 	char msgid[320];
+	char envelope_from[320];	/* MAIL FROM for this message; "": the run's envelope_from */
 	struct nl_buf msg;	/* the whole message, CRLF */
 	int attempts;
 	double due;		/* monotonic time before which it must not be retried */

@@ -44,7 +44,9 @@ struct nl_campaign {
 	size_t nimages;
 	char *domain;
 	struct part html, text;
-	struct nl_buf head, pre_text, mid, tail;
+	struct nl_message *head;	/* header fields before the reader's own */
+	struct nl_message *mime;	/* and after them */
+	struct nl_buf pre_text, mid, tail; /* the body around the text and HTML parts */
 	size_t ncols;
 	char colnames[NL_CSV_MAX_FIELDS][64];
 };
@@ -421,38 +423,48 @@ static enum nl_err build_parts(struct nl_campaign *c)
 
 /* ---- headers and the skeleton ---- */
 
-static void static_headers(struct nl_campaign *c, const char *outer, bool related)
+static enum nl_err static_headers(struct nl_campaign *c, const char *outer, const char *alt,
+				  bool related)
 {
 	const struct nl_config *cfg = c->o.cfg;
+	struct nl_message *h = c->head;
 	char date[40];
-	struct nl_buf subj = NL_BUF_INIT;
+	struct nl_buf v;
+	enum nl_err e;
+	nl_buf_init(&v);
 	nl_date_rfc5322(date, c->o.now);
-	nl_hdr_addr(&c->head, "From", cfg->from_name, cfg->from_addr);
-	if (*cfg->reply_to)
-		nl_hdr_addr(&c->head, "Reply-To", "", cfg->reply_to);
-	nl_buf_addf(&subj, "%s%s", c->o.test ? "[TEST] " : "", c->o.post->title);
-	nl_hdr_text(&c->head, "Subject", subj.data);
-	nl_buf_free(&subj);
-	nl_hdr_raw(&c->head, "Date", date);
-	nl_hdr_raw(&c->head, "MIME-Version", "1.0");
-	nl_buf_reset(&subj);
-	nl_buf_addf(&subj, "%s <%s>", cfg->name, cfg->list_id);
-	nl_hdr_text(&c->head, "List-Id", subj.data);
-	nl_buf_free(&subj);
-	if (*cfg->unsubscribe_url)
-		nl_hdr_raw(&c->head, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+	nl_buf_addf(&v, "%s%s", c->o.test ? "[TEST] " : "", c->o.post->title);
+	if ((e = nl_message_hdr_addr(h, NL_HDR_APPEND, "From", cfg->from_name, cfg->from_addr)) ||
+	    (*cfg->reply_to && (e = nl_message_hdr_addr(h, NL_HDR_APPEND, "Reply-To", "", cfg->reply_to))) ||
+	    (e = nl_buf_err(&v)) || (e = nl_message_hdr_text(h, NL_HDR_APPEND, "Subject", v.data)) ||
+	    (e = nl_message_hdr_raw(h, NL_HDR_APPEND, "Date", date)) ||
+	    (e = nl_message_hdr_raw(h, NL_HDR_APPEND, "MIME-Version", "1.0")))
+		goto out;
+	nl_buf_reset(&v);
+	nl_buf_addf(&v, "%s <%s>", cfg->name, cfg->list_id);
+	if ((e = nl_buf_err(&v)) || (e = nl_message_hdr_text(h, NL_HDR_APPEND, "List-Id", v.data)))
+		goto out;
+	if (*cfg->unsubscribe_url &&
+	    (e = nl_message_hdr_raw(h, NL_HDR_APPEND, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")))
+		goto out;
+	/* The top Content-Type: before the reader's fields with images, after them without. */
+	nl_buf_reset(&v);
 	if (related)
-		nl_buf_addf(&c->head,
-			    "Content-Type: multipart/related; type=\"multipart/alternative\";\r\n"
-			    " boundary=\"%s\"\r\n", outer);
+		nl_buf_addf(&v, "multipart/related; type=\"multipart/alternative\"; boundary=\"%s\"", outer);
+	else
+		nl_buf_addf(&v, "multipart/alternative; boundary=\"%s\"", alt);
+	if (!(e = nl_buf_err(&v)))
+		e = nl_message_hdr_raw(related ? h : c->mime, NL_HDR_APPEND, "Content-Type", v.data);
+out:
+	nl_buf_free(&v);
+	return e;
 }
 
+/* The body around the two parts; it starts after the header's blank line. */
 static void skeleton(struct nl_campaign *c, const char *outer, const char *alt, bool related)
 {
 	const char *qp = "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
-	if (!related)
-		nl_buf_addf(&c->pre_text, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n", alt);
-	nl_buf_adds(&c->pre_text, "\r\nThis is a multi-part message in MIME format.\r\n");
+	nl_buf_adds(&c->pre_text, "This is a multi-part message in MIME format.\r\n");
 	if (related)
 		nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: multipart/alternative;\r\n"
 					  " boundary=\"%s\"\r\n\r\n", outer, alt);
@@ -475,11 +487,12 @@ static enum nl_err prepare(struct nl_campaign *c)
 	bool related = c->mode == NL_IMG_EMBED && c->nimages > 0;
 	nl_mime_boundary(outer, c->o.post->slug, strlen(c->o.post->slug));
 	nl_mime_boundary(alt, outer, strlen(outer));
-	static_headers(c, outer, related);
+	if ((e = static_headers(c, outer, alt, related)))
+		return e;
 	skeleton(c, outer, alt, related);
 	if (related && (e = attach_images(c, outer)))
 		return e;
-	if ((e = nl_buf_err(&c->head)) || (e = nl_buf_err(&c->pre_text)) ||
+	if ((e = nl_buf_err(&c->pre_text)) ||
 	    (e = nl_buf_err(&c->mid)) || (e = nl_buf_err(&c->tail)))
 		return e;
 	return NL_OK;
@@ -493,10 +506,13 @@ enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign
 	if (!c)
 		return nl_errf(NL_ENOMEM, "out of memory");
 	c->o = *o;
-	nl_buf_init(&c->head);
 	nl_buf_init(&c->pre_text);
 	nl_buf_init(&c->mid);
 	nl_buf_init(&c->tail);
+	if (!(c->head = nl_message_new()) || !(c->mime = nl_message_new())) {
+		nl_campaign_free(c);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
 	if (o->local_images)
 		c->mode = NL_IMG_LOCAL;
 	else if (o->cfg->images == NL_IMAGES_EMBED || (o->cfg->images == NL_IMAGES_AUTO && !*o->cfg->base_url))
@@ -532,7 +548,8 @@ void nl_campaign_free(struct nl_campaign *c)
 	free(c->domain);
 	free_part(&c->html);
 	free_part(&c->text);
-	nl_buf_free(&c->head);
+	nl_message_free(c->head);
+	nl_message_free(c->mime);
 	nl_buf_free(&c->pre_text);
 	nl_buf_free(&c->mid);
 	nl_buf_free(&c->tail);
@@ -614,15 +631,16 @@ static void fill_fields(const struct nl_campaign *c, const struct nl_sub *sub, s
 		fields[F_COL + i] = sub->cols ? sub->cols[i] : "";
 }
 
+/* A bound part for one reader: literals are borrowed, fields encoded into m's own bytes. */
 static void eval_qp(const struct part *pt, size_t i, size_t end, const char *const *fields,
-		    struct nl_buf *out, struct nl_buf *tmp)
+		    struct nl_message *m, struct nl_buf *tmp)
 {
 	while (i < end) {
 		const struct nl_rseg *s = &pt->res->segs[i];
 		const char *v = fields[s->field] ? fields[s->field] : "";
 		switch (s->kind) {
 		case NL_RSEG_LIT:
-			nl_buf_add(out, pt->qp[i].p, pt->qp[i].len);
+			nl_message_body_ref(m, pt->qp[i].p, pt->qp[i].len);
 			break;
 		case NL_RSEG_FIELD:
 			if (!*v)
@@ -632,11 +650,11 @@ static void eval_qp(const struct part *pt, size_t i, size_t end, const char *con
 				nl_html_escape(tmp, v, strlen(v));
 			else
 				nl_buf_adds(tmp, v);
-			nl_qp_encode(out, tmp->data, tmp->len, true);
+			nl_qp_encode(nl_message_body_buf(m), tmp->data, tmp->len, true);
 			break;
 		case NL_RSEG_SECTION:
 			if (nl_field_truthy(v) != s->inverted)
-				eval_qp(pt, i + 1, s->end, fields, out, tmp);
+				eval_qp(pt, i + 1, s->end, fields, m, tmp);
 			i = s->end;
 			continue;
 		}
@@ -644,12 +662,12 @@ static void eval_qp(const struct part *pt, size_t i, size_t end, const char *con
 	}
 }
 
-static void reader_headers(const struct nl_campaign *c, const struct nl_sub *sub,
-			   const char *unsub_https, const char *unsub_mailto, struct nl_buf *out,
-			   char msgid[NL_MSGID_MAX])
+static enum nl_err reader_headers(const struct nl_campaign *c, const struct nl_sub *sub,
+				  const char *unsub_https, const char *unsub_mailto,
+				  struct nl_message *m, struct nl_buf *lu)
 {
-	struct nl_buf lu = NL_BUF_INIT;
-	char uuid[37];
+	char uuid[37], msgid[NL_MSGID_MAX];
+	enum nl_err e;
 	if (c->o.test) {
 		uuid_t u;
 		uuid_generate_random(u);
@@ -657,35 +675,41 @@ static void reader_headers(const struct nl_campaign *c, const struct nl_sub *sub
 	} else {
 		uuid_for(ns_msgid, c->o.cfg->list_id, c->o.post->slug, sub->email, uuid);
 	}
-	snprintf(msgid, NL_MSGID_MAX, "%s@%s", uuid, c->domain);
-	nl_buf_add(out, c->head.data, c->head.len);
-	nl_hdr_addr(out, "To", sub->name, sub->email);
-	nl_buf_addf(&lu, "<%s>", msgid);
-	nl_hdr_raw(out, "Message-ID", lu.data);
-	nl_buf_reset(&lu);
+	snprintf(msgid, sizeof msgid, "%s@%s", uuid, c->domain);
+	nl_buf_reset(lu);
 	if (*unsub_https)
-		nl_buf_addf(&lu, "<%s>, ", unsub_https);
-	nl_buf_addf(&lu, "<%s>", unsub_mailto);
-	nl_hdr_raw(out, "List-Unsubscribe", lu.data);
-	nl_buf_free(&lu);
+		nl_buf_addf(lu, "<%s>, ", unsub_https);
+	nl_buf_addf(lu, "<%s>", unsub_mailto);
+	if ((e = nl_message_hdr_copy(m, c->head)) ||
+	    (e = nl_message_hdr_addr(m, NL_HDR_APPEND, "To", sub->name, sub->email)) ||
+	    (e = nl_message_set_id(m, msgid)) || (e = nl_buf_err(lu)) ||
+	    (e = nl_message_hdr_raw(m, NL_HDR_APPEND, "List-Unsubscribe", lu->data)) ||
+	    (e = nl_message_hdr_copy(m, c->mime)))
+		return e;
+	return nl_message_set_envelope_from(m, c->o.cfg->bounce_address);
 }
 
 enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
-				struct nl_buf *out, char msgid[NL_MSGID_MAX])
+				struct nl_message *m)
 {
 	const char *fields[NFIELDS];
-	struct nl_buf unsub = NL_BUF_INIT, tmp = NL_BUF_INIT;
-	fill_fields(c, sub, &unsub, fields);
-	const char *mailto = unsub.data + strlen(unsub.data) + 1;
-	reader_headers(c, sub, unsub.data, mailto, out, msgid);
-	nl_buf_add(out, c->pre_text.data, c->pre_text.len);
-	eval_qp(&c->text, 0, c->text.res->n, fields, out, &tmp);
-	nl_buf_add(out, c->mid.data, c->mid.len);
-	eval_qp(&c->html, 0, c->html.res->n, fields, out, &tmp);
-	nl_buf_add(out, c->tail.data, c->tail.len);
-	nl_buf_free(&unsub);
-	nl_buf_free(&tmp);
-	return nl_buf_err(out);
+	/* Scratch that lives with m: no allocation per reader once warm. */
+	struct nl_buf *unsub = nl_message_scratch(m, 0), *tmp = nl_message_scratch(m, 1);
+	enum nl_err e;
+	nl_message_reset(m);
+	nl_buf_reset(unsub);
+	fill_fields(c, sub, unsub, fields);
+	if ((e = nl_buf_err(unsub)))
+		return e;
+	const char *mailto = unsub->data + strlen(unsub->data) + 1;
+	if ((e = reader_headers(c, sub, unsub->data, mailto, m, tmp)))
+		return e;
+	nl_message_body_ref(m, c->pre_text.data, c->pre_text.len);
+	eval_qp(&c->text, 0, c->text.res->n, fields, m, tmp);
+	nl_message_body_ref(m, c->mid.data, c->mid.len);
+	eval_qp(&c->html, 0, c->html.res->n, fields, m, tmp);
+	nl_message_body_ref(m, c->tail.data, c->tail.len);
+	return nl_buf_err(tmp);
 }
 
 void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *html,

@@ -51,8 +51,8 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	struct nl_subs *subs = NULL;
 	struct nl_sub *row;
 	struct nl_campaign *local = NULL, *mail = NULL;
+	struct nl_message *m = NULL;
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, eml = NL_BUF_INIT;
-	char msgid[NL_MSGID_MAX];
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
 	enum nl_err e = sample_reader(cfg->subscribers, &subs, &row);
 	o.subs = subs;
@@ -64,8 +64,14 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	o.local_images = false;
 	if ((e = nl_campaign_new(&o, &mail)))
 		goto out;
+	if (!(m = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	nl_campaign_bodies(local, row, &html, &text);
-	if ((e = nl_campaign_message(mail, row, &eml, msgid)) || (e = nl_buf_err(&html)) ||
+	/* The .eml is what a send would give the relay: the same last step. */
+	if ((e = nl_campaign_message(mail, row, m)) || (e = nl_message_finalize(m, &eml, NULL, 0)) ||
+	    (e = nl_buf_err(&html)) ||
 	    (e = nl_buf_err(&text)) || (e = nl_mkdirs(dir)))
 		goto out;
 	if ((e = write_file(dir, post->slug, "html", &html)) ||
@@ -73,6 +79,7 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	    (e = write_file(dir, post->slug, "eml", &eml)))
 		goto out;
 out:
+	nl_message_free(m);
 	nl_campaign_free(local);
 	nl_campaign_free(mail);
 	nl_subs_close(subs);

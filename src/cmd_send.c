@@ -60,17 +60,18 @@ static void report_skip(const struct nl_sub *row, const char *why)
 	printf("  skipped line %zu %s: %s\n", row->line, *row->email ? row->email : "(empty)", why);
 }
 
+/* The same bytes a send would give the relay (nl_message_finalize), in a file. */
 static enum nl_err dry_one(const struct nl_campaign *c, const struct nl_sub *row, const char *dir,
-			   size_t n, struct nl_buf *msg)
+			   size_t n, struct nl_message *m, struct nl_buf *msg)
 {
-	char path[4096], msgid[NL_MSGID_MAX];
+	char path[4096];
 	enum nl_err e;
 	int k = snprintf(path, sizeof path, "%s/%06zu-", dir, n);
 	for (const char *p = row->email; *p && k > 0 && (size_t)k < sizeof path - 8; p++)
 		path[k++] = *p == '/' ? '_' : *p;
 	snprintf(path + k, sizeof path - (size_t)k, ".eml");
 	nl_buf_reset(msg);
-	if ((e = nl_campaign_message(c, row, msg, msgid)))
+	if ((e = nl_campaign_message(c, row, m)) || (e = nl_message_finalize(m, msg, NULL, 0)))
 		return e;
 	return nl_write_atomic(path, msg->data, msg->len);
 }
@@ -82,6 +83,7 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 	struct nl_campaign *camp = NULL;
 	struct nl_addrmap seen = {0};
 	struct nl_buf msg = NL_BUF_INIT;
+	struct nl_message *m = NULL;
 	struct nl_sub *row;
 	bool eof = false;
 	enum nl_err e;
@@ -91,6 +93,10 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 	o.subs = subs;
 	if ((e = nl_campaign_new(&o, &camp)) || (e = nl_mkdirs(dir)))
 		goto out;
+	if (!(m = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	while (!(e = nl_subs_next(subs, &row, &eof)) && !eof) {
 		if (row->skip) {
 			t->skipped++;
@@ -104,13 +110,14 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 		}
 		if ((e = nl_addrmap_set(&seen, row->email, 1)))
 			break;
-		if ((e = dry_one(camp, row, dir, t->sent + 1, &msg)))
+		if ((e = dry_one(camp, row, dir, t->sent + 1, m, &msg)))
 			break;
 		t->sent++;
 		t->bytes += msg.len;
 	}
 out:
 	nl_buf_free(&msg);
+	nl_message_free(m);
 	nl_addrmap_free(&seen);
 	nl_campaign_free(camp);
 	nl_subs_close(subs);

@@ -30,6 +30,7 @@ struct nl_sendrun {
 	struct nl_send_plan plan;
 	struct nl_subs *subs;		/* the send pass's reader */
 	struct nl_campaign *camp;
+	struct nl_message *msg;		/* built per job, reused: next() runs under the sender's lock */
 	char *password;
 	size_t taken;			/* jobs handed out, for --limit */
 	bool test_done;
@@ -143,6 +144,17 @@ const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r)
 
 /* ---- the source the sender pulls from ---- */
 
+/* The reader's message, through the one finalize step, into the job. */
+static enum nl_err fill_job(struct nl_sendrun *r, const struct nl_sub *sub, struct nl_smtp_job *j)
+{
+	enum nl_err e = nl_campaign_message(r->camp, sub, r->msg);
+	if (!e)
+		e = nl_message_finalize(r->msg, &j->msg, j->envelope_from, sizeof j->envelope_from);
+	if (!e)
+		snprintf(j->msgid, sizeof j->msgid, "%s", nl_message_id(r->msg));
+	return e;
+}
+
 static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *eof)
 {
 	/* No row: NULL columns read as "" however many the list has. */
@@ -154,7 +166,7 @@ static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *
 	}
 	r->test_done = true;
 	snprintf(j->rcpt, sizeof j->rcpt, "%s", r->o.test_to);
-	return nl_campaign_message(r->camp, &sub, &j->msg, j->msgid);
+	return fill_job(r, &sub, j);
 }
 
 static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
@@ -181,7 +193,7 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 		if (strlen(row->email) >= sizeof j->rcpt)
 			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, row->line);
 		memcpy(j->rcpt, row->email, strlen(row->email) + 1);
-		return nl_campaign_message(r->camp, row, &j->msg, j->msgid);
+		return fill_job(r, row, j);
 	}
 	return e;
 }
@@ -275,6 +287,10 @@ enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 	co.subs = r->subs;
 	if ((e = nl_campaign_new(&co, &r->camp)))
 		goto out;
+	if (!(r->msg = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (so.connections > (int)r->plan.pending && r->plan.pending)
 		so.connections = (int)r->plan.pending;
 	if (r->plan.pending)
@@ -297,6 +313,7 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 		e = nl_sendlog_close(r->log);
 	nl_sendstate_free(&r->st);
 	nl_subs_close(r->subs);
+	nl_message_free(r->msg);
 	nl_campaign_free(r->camp);
 	if (r->password) {
 		memset(r->password, 0, strlen(r->password));

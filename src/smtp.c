@@ -275,7 +275,7 @@ static struct nl_smtp_job *new_job(struct sender *s)
 		j->attempts = 0;
 		j->due = 0;
 		j->next = NULL;
-		j->rcpt[0] = j->msgid[0] = 0;
+		j->rcpt[0] = j->msgid[0] = j->envelope_from[0] = 0;
 	}
 	return j;
 }
@@ -384,8 +384,10 @@ static void start_reply(struct worker *w)
 static CURLcode transact(struct worker *w, struct nl_smtp_job *j)
 {
 	struct curl_slist *rcpt = NULL;
-	char to[400];
+	char to[400], from[400];
 	snprintf(to, sizeof to, "<%s>", j->rcpt);
+	snprintf(from, sizeof from, "<%s>", *j->envelope_from ? j->envelope_from : w->s->o->envelope_from);
+	curl_easy_setopt(w->curl, CURLOPT_MAIL_FROM, from); /* per message (VERP) */
 	rcpt = curl_slist_append(NULL, to);
 	if (!rcpt)
 		return CURLE_OUT_OF_MEMORY;
