@@ -43,7 +43,9 @@ enum nl_hdr_at {
  * to report, not to clean). Values are cleaned and encoded as mime.h says:
  * _raw for structured values we built (nl_hdr_raw), _text for unstructured
  * UTF-8 text such as a title (nl_hdr_text), _addr for "Display <addr>"
- * (nl_hdr_addr). Control characters (CR, LF) in a value never start a line.
+ * (nl_hdr_addr; NL_EDATA for a non-ASCII addr, which would need SMTPUTF8).
+ * Control characters (CR, LF) in a value never start a line, and the
+ * fields are 7-bit.
  */
 enum nl_err nl_message_hdr_raw(struct nl_message *m, enum nl_hdr_at at, const char *name,
 			       const char *value);

@@ -186,6 +186,10 @@ enum nl_err nl_message_hdr_addr(struct nl_message *m, enum nl_hdr_at at, const c
 	enum nl_err e = name_ok(name);
 	if (e)
 		return e;
+	/* Written as is: 8-bit would need SMTPUTF8, which we never ask for. */
+	for (const char *p = addr; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return nl_errf(NL_EDATA, "%s: address '%.64s' is not ASCII", name, addr);
 	nl_hdr_addr(&m->hdrs, name, display, addr);
 	return place(m, at, name, off);
 }

@@ -130,6 +130,9 @@ static void test_injection_neutralized(void)
 	T_CHECK(nl_mime_lines_ok(s, strlen(s), 998, NULL));
 	T_CHECK(nl_message_hdr_count(m) == 3);
 	free(s);
+	/* An 8-bit address would make an 8-bit header. */
+	T_CHECK(nl_message_hdr_addr(m, NL_HDR_APPEND, "To", "", "\xc3\xa9@example.test") == NL_EDATA);
+	T_CHECK(nl_message_hdr_count(m) == 3);
 	/* Message-IDs and envelope senders that could break out of <...>. */
 	T_CHECK(nl_message_set_id(m, "a>\r\nBcc: x") == NL_EDATA);
 	T_CHECK(nl_message_set_id(m, "<a@b>") == NL_EDATA);
