@@ -47,7 +47,7 @@ $(BIN): $(OBJ)
 $(B)/%.o: src/%.c $(wildcard include/*.h) | $(B)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_PKG) -c -o $@ $<
 
-$(B)/test_%: tests/unit/test_%.c tests/unit/t.h $(CORE)
+$(B)/test_%: tests/unit/test_%.c tests/unit/t.h $(CORE) $(wildcard include/*.h)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_PKG) -Itests/unit -o $@ $< $(CORE) $(LDLIBS)
 
 $(B)/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE)

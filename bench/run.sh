@@ -250,6 +250,6 @@ awk -F'|' 'BEGIN { printf "%-34s %5s %15s %8s %9s %13s %5s  %-22s %s\n", "test",
 	{ printf "%-34s %5s %15s %8s %9s %13s %5s  %-22s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$rows"
 if [ "${SKIP_SEND:-0}" != 1 ] && [ "${best8:-0}" != 0 ]; then
 	echo "(msg/s = messages the sink counted / wall clock of the whole process; the render rate" \
-		"counts nl_campaign_message only, ${r_rate_ck} msg/s including the bench's checksum)"
+		"counts building and finalizing messages only, ${r_rate_ck} msg/s including the bench's checksum)"
 fi
 exit "$missing"

@@ -1,49 +1,116 @@
-/* message.h - a campaign: a post prepared once, then one RFC 5322 message per reader. */
+/* message.h - one message: ordered header fields, a body, an envelope sender; one finalize step. */
 #ifndef NL_MESSAGE_H
 #define NL_MESSAGE_H
 
 #include <stdbool.h>
-#include <time.h>
+#include <stddef.h>
 
 #include "buf.h"
-#include "config.h"
 #include "nl.h"
-#include "post.h"
-#include "subscriber.h"
-
-enum nl_image_mode { NL_IMG_LINK, NL_IMG_EMBED, NL_IMG_LOCAL /* absolute file paths, for previews */ };
-
-struct nl_campaign_opts {
-	const struct nl_config *cfg;	/* borrowed; must outlive the campaign */
-	const struct nl_post *post;	/* borrowed; must outlive the campaign */
-	const struct nl_list *list;	/* its column names are template fields; may be NULL */
-	bool test;			/* proof copies: "[TEST]" subject, fresh Message-IDs */
-	bool local_images;		/* images as absolute file paths (preview HTML) */
-	time_t now;
-};
-
-struct nl_campaign; /* opaque; owned by the caller */
 
 /*
- * Render the post, bind the templates and encode everything that is the same
- * for every reader. Errors name the post, template or image at fault.
+ * A message is built per reader and reused for the next one (reset keeps
+ * the memory, so a warm message allocates nothing). Header fields are kept
+ * already encoded and folded ("Name: value\r\n"), in order, in one buffer:
+ * a DKIM signer can canonicalize them as they will go on the wire. The body
+ * is a list of byte runs, most of them borrowed from whoever built the
+ * message (a campaign's pre-encoded parts), so the body is copied once, by
+ * nl_message_finalize(). Not thread-safe: one message per thread.
  */
-enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign **out);
-void nl_campaign_free(struct nl_campaign *c);
+struct nl_message; /* opaque; nl_message_new() / nl_message_free() */
 
 #define NL_MSGID_MAX 320
+/* Envelope sender and recipient, as the SMTP job holds them. */
+#define NL_ENVELOPE_MAX 320
+
+/* NULL when out of memory. */
+struct nl_message *nl_message_new(void);
+void nl_message_free(struct nl_message *m);
+/* Empty it (fields, body, envelope sender, Message-ID), keeping the memory. */
+void nl_message_reset(struct nl_message *m);
+
+/* Where a new header field goes. */
+enum nl_hdr_at {
+	NL_HDR_APPEND,	/* after the others */
+	NL_HDR_PREPEND,	/* before the others (trace and signature fields) */
+	NL_HDR_REPLACE,	/* where the first field of that name is (appended if none);
+			   any further fields of that name are dropped */
+};
 
 /*
- * The whole message for one reader, appended to out (CRLF, 7-bit).
- * msgid receives the Message-ID without angle brackets. Thread-safe: the
- * campaign is only read.
+ * Add a field. name must be 1-76 printable ASCII characters without ':'
+ * (else NL_EDATA: a name is ours, never the reader's, so a bad one is a bug
+ * to report, not to clean). Values are cleaned and encoded as mime.h says:
+ * _raw for structured values we built (nl_hdr_raw), _text for unstructured
+ * UTF-8 text such as a title (nl_hdr_text), _addr for "Display <addr>"
+ * (nl_hdr_addr; NL_EDATA for a non-ASCII addr, which would need SMTPUTF8).
+ * Control characters (CR, LF) in a value never start a line, and the
+ * fields are 7-bit.
  */
-enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
-				struct nl_buf *out, char msgid[NL_MSGID_MAX]);
-/* The HTML and text bodies one reader sees, unencoded (for previews). */
-void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
-			struct nl_buf *html, struct nl_buf *text);
-/* How the campaign's images are delivered, and how many are attached. */
-enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached);
+enum nl_err nl_message_hdr_raw(struct nl_message *m, enum nl_hdr_at at, const char *name,
+			       const char *value);
+enum nl_err nl_message_hdr_text(struct nl_message *m, enum nl_hdr_at at, const char *name,
+				const char *value);
+enum nl_err nl_message_hdr_addr(struct nl_message *m, enum nl_hdr_at at, const char *name,
+				const char *display, const char *addr);
+/* Append copies of every header field of from, in its order (prepared-once fields). */
+enum nl_err nl_message_hdr_copy(struct nl_message *m, const struct nl_message *from);
+/* Drop every field of that name (case-insensitive); how many there were. */
+size_t nl_message_hdr_remove(struct nl_message *m, const char *name);
+
+/* Header fields in order: name, and the value as encoded (after "Name:", folds kept, no final CRLF). */
+size_t nl_message_hdr_count(const struct nl_message *m);
+struct nl_str nl_message_hdr_name(const struct nl_message *m, size_t i);
+struct nl_str nl_message_hdr_value(const struct nl_message *m, size_t i);
+/* Index of the first field of that name (case-insensitive), or -1. */
+long nl_message_hdr_find(const struct nl_message *m, const char *name);
+
+/*
+ * The Message-ID, without angle brackets: sets the field (in place of an
+ * earlier one) and what nl_message_id() returns. NL_EDATA if it is too
+ * long or has spaces, controls, '<' or '>'.
+ */
+enum nl_err nl_message_set_id(struct nl_message *m, const char *id);
+/* "" until set. */
+const char *nl_message_id(const struct nl_message *m);
+
+/*
+ * The envelope sender (SMTP MAIL FROM); "" is the null sender <>. NL_EDATA
+ * if it is too long or has spaces, controls, '<' or '>', which could
+ * otherwise change the SMTP command.
+ */
+enum nl_err nl_message_set_envelope_from(struct nl_message *m, const char *addr);
+const char *nl_message_envelope_from(const struct nl_message *m);
+
+/*
+ * Body bytes, after the header fields and the blank line, CRLF line ends.
+ * body_ref borrows p: it must stay unchanged until the message is
+ * finalized or reset. body_add copies. body_buf hands out the message's own
+ * buffer for an encoder to append to directly: what is appended there joins
+ * the body where it stands, before whatever is added next.
+ */
+void nl_message_body_ref(struct nl_message *m, const char *p, size_t n);
+void nl_message_body_add(struct nl_message *m, const char *p, size_t n);
+struct nl_buf *nl_message_body_buf(struct nl_message *m);
+
+/*
+ * Two buffers that live with the message, for its builder's scratch work
+ * (i is 0 or 1), so that building a message allocates nothing once warm.
+ * Their content is never part of the message.
+ */
+struct nl_buf *nl_message_scratch(struct nl_message *m, int i);
+
+/*
+ * The one last step every output goes through: SMTP, a proof copy, a dry
+ * run's .eml and the preview's .eml are all these bytes. Appends the header
+ * fields in order, the blank line and the body to out, and copies the
+ * envelope sender into envelope_from (cap bytes; NULL when the output has no
+ * envelope, as for files). This is where a DKIM-Signature field and a
+ * per-message envelope sender (VERP) are to be made. Errors: NL_ENOMEM (any
+ * earlier append failed too), NL_EDATA (the envelope sender does not fit).
+ * Finalizing twice gives the same bytes.
+ */
+enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out,
+				char *envelope_from, size_t cap);
 
 #endif

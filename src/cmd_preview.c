@@ -7,7 +7,7 @@
 #include "cmd.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 #include "recipients.h"
 
 static const char help[] =
@@ -60,8 +60,8 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	struct sample smp = {0};
 	const struct nl_sub *row = NULL;
 	struct nl_campaign *local = NULL, *mail = NULL;
+	struct nl_message *m = NULL;
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, eml = NL_BUF_INIT;
-	char msgid[NL_MSGID_MAX];
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
 	enum nl_err e = sample_reader(cfg, post, &smp, &row);
 	o.list = smp.rcpts ? nl_recipients_list(smp.rcpts) : NULL;
@@ -73,8 +73,14 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	o.local_images = false;
 	if ((e = nl_campaign_new(&o, &mail)))
 		goto out;
+	if (!(m = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	nl_campaign_bodies(local, row, &html, &text);
-	if ((e = nl_campaign_message(mail, row, &eml, msgid)) || (e = nl_buf_err(&html)) ||
+	/* The .eml is what a send would give the relay: the same last step. */
+	if ((e = nl_campaign_message(mail, row, m)) || (e = nl_message_finalize(m, &eml, NULL, 0)) ||
+	    (e = nl_buf_err(&html)) ||
 	    (e = nl_buf_err(&text)) || (e = nl_mkdirs(dir)))
 		goto out;
 	if ((e = write_file(dir, post->slug, "html", &html)) ||
@@ -82,6 +88,7 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	    (e = write_file(dir, post->slug, "eml", &eml)))
 		goto out;
 out:
+	nl_message_free(m);
 	nl_campaign_free(local);
 	nl_campaign_free(mail);
 	nl_recipients_close(smp.rcpts);

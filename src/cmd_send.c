@@ -8,7 +8,7 @@
 #include "cmd.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 #include "recipients.h"
 #include "sendrun.h"
 #include "addr.h"
@@ -63,17 +63,18 @@ static void report_skip(const struct nl_recipient *rc)
 	       nl_skip_text(rc->row, rc->skip));
 }
 
+/* The same bytes a send would give the relay (nl_message_finalize), in a file. */
 static enum nl_err dry_one(const struct nl_campaign *c, const struct nl_sub *row, const char *dir,
-			   size_t n, struct nl_buf *msg)
+			   size_t n, struct nl_message *m, struct nl_buf *msg)
 {
-	char path[4096], msgid[NL_MSGID_MAX];
+	char path[4096];
 	enum nl_err e;
 	int k = snprintf(path, sizeof path, "%s/%06zu-", dir, n);
 	for (const char *p = row->email; *p && k > 0 && (size_t)k < sizeof path - 8; p++)
 		path[k++] = *p == '/' ? '_' : *p;
 	snprintf(path + k, sizeof path - (size_t)k, ".eml");
 	nl_buf_reset(msg);
-	if ((e = nl_campaign_message(c, row, msg, msgid)))
+	if ((e = nl_campaign_message(c, row, m)) || (e = nl_message_finalize(m, msg, NULL, 0)))
 		return e;
 	return nl_write_atomic(path, msg->data, msg->len);
 }
@@ -89,6 +90,7 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 	struct nl_campaign *camp = NULL;
 	struct nl_buf msg = NL_BUF_INIT;
 	struct nl_recipient rc;
+	struct nl_message *m = NULL;
 	bool eof = false;
 	enum nl_err e;
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
@@ -98,6 +100,10 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 	o.list = nl_recipients_list(rcpts);
 	if ((e = nl_campaign_new(&o, &camp)) || (e = nl_mkdirs(dir)))
 		goto out;
+	if (!(m = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	while (!(e = nl_recipients_next(rcpts, &rc, &eof)) && !eof) {
 		if (rc.skip != NL_SKIP_NONE) {
 			t->skipped++;
@@ -108,13 +114,14 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 			e = nl_errf(NL_EINTERRUPTED, "interrupted: %zu messages written", t->sent);
 			break;
 		}
-		if ((e = dry_one(camp, rc.row, dir, t->sent + 1, &msg)))
+		if ((e = dry_one(camp, rc.row, dir, t->sent + 1, m, &msg)))
 			break;
 		t->sent++;
 		t->bytes += msg.len;
 	}
 out:
 	nl_buf_free(&msg);
+	nl_message_free(m);
 	nl_campaign_free(camp);
 	nl_recipients_close(rcpts);
 	return e;

@@ -1,680 +1,366 @@
-/* message.c - prepare a post once, then splice each reader's fields into pre-encoded parts. */
+/* message.c - the message object: header fields in order, body runs, envelope sender, finalize. */
 #include "message.h"
 
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <uuid/uuid.h>
+#include <strings.h>
 
-#include "addr.h"
-#include "csv.h"
-#include "datetime.h"
-#include "images.h"
-#include "log.h"
 #include "mime.h"
-#include "render.h"
-#include "template.h"
 
-/* Fields that change per reader; subscriber columns follow as F_COL + i. */
-enum { F_EMAIL, F_NAME, F_UNSUB, F_COL };
-#define NFIELDS (F_COL + NL_CSV_MAX_FIELDS)
+/* Longest field name we write: a name and ": x" fit a 78-octet line. */
+#define NAME_MAX_LEN 76
 
-/* The name space for name-based (SHA-1) Message-IDs, so they are stable across runs. */
-static const uuid_t ns_msgid = {0x6e, 0x6c, 0x2d, 0x6d, 0x73, 0x67, 0x49, 0x64,
-				0x8a, 0x1e, 0x3c, 0x51, 0x7b, 0x02, 0x9d, 0x44};
-
-struct image {
-	char *url;	/* as written in the post */
-	char *path;	/* resolved file */
-	char *cid;	/* Content-ID when embedded */
+/* One header field: "Name: value\r\n" (folded) at hdrs.data + off. */
+struct field {
+	size_t off, len;
+	size_t name_len;
 };
 
-/* A bound template with its literals already quoted-printable encoded. */
-struct part {
-	struct nl_residual *res;
-	struct nl_str *qp; /* per segment: the encoded literal */
-	struct nl_buf enc;
+/* A run of body bytes: borrowed at p, or (p NULL) the message's own at own.data + off. */
+struct run {
+	const char *p;
+	size_t off, len;
 };
 
-struct nl_campaign {
-	struct nl_campaign_opts o;
-	enum nl_image_mode mode;
-	struct image *images;
-	size_t nimages;
-	char *domain;
-	struct part html, text;
-	struct nl_buf head, pre_text, mid, tail;
-	size_t ncols;
-	char colnames[NL_CSV_MAX_FIELDS][64];
+struct nl_message {
+	struct nl_buf hdrs;	/* field bytes; a replaced field's old bytes stay until reset */
+	struct field *f;
+	size_t nf, fcap;
+	struct nl_buf own;	/* body bytes made for this message */
+	size_t mark;		/* own bytes before this are in runs already */
+	struct run *r;
+	size_t nr, rcap, body_len;
+	struct nl_buf scratch[2];
+	bool failed;		/* an index could not grow */
+	char id[NL_MSGID_MAX];
+	char env[NL_ENVELOPE_MAX];
 };
 
-/* ---- images ---- */
-
-static bool is_absolute_url(const char *u)
+struct nl_message *nl_message_new(void)
 {
-	const char *p = u;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-	       *p == '+' || *p == '-' || *p == '.')
-		p++;
-	return (p > u && *p == ':') || !strncmp(u, "//", 2);
+	struct nl_message *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	nl_buf_init(&m->hdrs);
+	nl_buf_init(&m->own);
+	nl_buf_init(&m->scratch[0]);
+	nl_buf_init(&m->scratch[1]);
+	return m;
 }
 
-/* Only image files inside the post's folder or images_dir: a post must not
- * be able to mail out ../secret-file. */
-static enum nl_err image_found(struct nl_campaign *c, const char *url, int line, struct image **out)
+void nl_message_free(struct nl_message *m)
 {
-	struct nl_image_place pl = {c->o.post->path, c->o.post->dir, c->o.cfg->images_dir};
-	const char *type = NULL;
-	char *path = NULL;
-	for (size_t i = 0; i < c->nimages; i++) {
-		if (!strcmp(c->images[i].url, url)) {
-			*out = &c->images[i];
-			return NL_OK;
-		}
-	}
-	enum nl_err e = nl_image_resolve(&pl, url, line, &path, &type);
-	if (e)
-		return e;
-	struct image *im = realloc(c->images, (c->nimages + 1) * sizeof *im);
-	if (!im) {
-		free(path);
-		return nl_errf(NL_ENOMEM, "out of memory");
-	}
-	c->images = im;
-	im = &c->images[c->nimages++];
-	im->path = path;
-	im->url = strdup(url);
-	im->cid = NULL;
-	*out = im;
-	return im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+	if (!m)
+		return;
+	nl_buf_free(&m->hdrs);
+	nl_buf_free(&m->own);
+	nl_buf_free(&m->scratch[0]);
+	nl_buf_free(&m->scratch[1]);
+	free(m->f);
+	free(m->r);
+	free(m);
 }
 
-static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
+void nl_message_reset(struct nl_message *m)
 {
-	struct nl_campaign *c = ctx;
-	struct image *im = NULL;
-	struct nl_buf b = NL_BUF_INIT;
-	enum nl_err e;
-	if (is_absolute_url(url) || !*url)
-		return NL_OK;
-	if ((e = image_found(c, url, line, &im)))
-		return e;
-	if (c->mode == NL_IMG_LOCAL) {
-		/* An absolute path: cmark blanks file: URLs, and a page opened from
-		 * disk resolves "/..." against file:// anyway. */
-		nl_buf_adds(&b, im->path); /* already resolved */
-	} else if (c->mode == NL_IMG_LINK) {
-		const char *rel = url;
-		while (!strncmp(rel, "./", 2))
-			rel += 2;
-		nl_buf_addf(&b, "%s/%s", c->o.cfg->base_url, rel + (*rel == '/'));
-	} else {
-		if (!im->cid) {
-			nl_buf_addf(&b, "img%zu.%s@%s", (size_t)(im - c->images) + 1, c->o.post->slug,
-				    c->domain);
-			im->cid = nl_buf_detach(&b, NULL);
-			if (!im->cid)
-				return nl_errf(NL_ENOMEM, "out of memory");
-		}
-		nl_buf_addf(&b, "cid:%s", im->cid);
-	}
-	*out = nl_buf_detach(&b, NULL);
-	return *out ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
+	nl_buf_reset(&m->hdrs);
+	nl_buf_reset(&m->own);
+	m->nf = m->nr = m->mark = m->body_len = 0;
+	m->failed = false;
+	m->id[0] = m->env[0] = 0;
 }
 
-static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
+/* Room for one more element in *v (n used of *cap, each size bytes). */
+static bool reserve(void **v, size_t n, size_t *cap, size_t size)
 {
-	for (size_t i = 0; i < c->nimages; i++) {
-		struct image *im = &c->images[i];
-		struct nl_buf data = NL_BUF_INIT, what = NL_BUF_INIT;
-		const char *type = NULL;
-		/* Read again and typed by what is read, not by what was checked. */
-		nl_buf_addf(&what, "%s: image '%s'", c->o.post->path, im->url);
-		enum nl_err e = nl_buf_err(&what);
-		if (!e)
-			e = nl_image_read(what.data, im->path, &data, &type);
-		nl_buf_free(&what);
-		if (e) {
-			nl_buf_free(&data);
-			return e;
-		}
-		nl_buf_addf(&c->tail, "--%s\r\n", outer);
-		nl_buf_addf(&c->tail, "Content-Type: %s\r\n", type);
-		nl_buf_adds(&c->tail, "Content-Transfer-Encoding: base64\r\n");
-		nl_buf_addf(&c->tail, "Content-ID: <%s>\r\n", im->cid);
-		nl_hdr_raw(&c->tail, "Content-Disposition", "inline");
-		nl_buf_adds(&c->tail, "\r\n");
-		nl_base64_encode(&c->tail, data.data, data.len);
-		nl_buf_free(&data);
-	}
-	nl_buf_addf(&c->tail, "--%s--\r\n", outer);
-	return nl_buf_err(&c->tail);
-}
-
-/* ---- template context ---- */
-
-static int dyn_field(void *ctx, const char *name)
-{
-	struct nl_campaign *c = ctx;
-	if (!strcmp(name, "unsubscribe_url"))
-		return F_UNSUB;
-	if (strncmp(name, "subscriber.", 11))
-		return -1;
-	name += 11;
-	if (!strcmp(name, "email"))
-		return F_EMAIL;
-	if (!strcmp(name, "name"))
-		return F_NAME;
-	for (size_t i = 0; i < c->ncols; i++)
-		if (!strcasecmp(c->colnames[i], name))
-			return (int)(F_COL + i);
-	return -1;
-}
-
-static enum nl_err put_str(struct nl_ynode *map, const char *key, const char *v)
-{
-	return nl_ynode_put(map, key, nl_ynode_scalar(v));
-}
-
-static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
-{
-	const struct nl_config *cfg = c->o.cfg;
-	const struct nl_post *p = c->o.post;
-	struct nl_ynode *ctx = nl_ynode_clone(p->meta);
-	const struct nl_ynode *pubsrc = nl_ynode_get(cfg->root, "publication");
-	struct nl_ynode *pub = pubsrc ? nl_ynode_clone(pubsrc) : nl_ynode_map();
-	char web[1024] = "", when[64] = "";
-	enum nl_err e;
-	if (!ctx || !pub) {
-		nl_ynode_free(ctx);
-		nl_ynode_free(pub);
-		return nl_errf(NL_ENOMEM, "out of memory");
-	}
-	if (*cfg->base_url)
-		snprintf(web, sizeof web, "%s/%s/", cfg->base_url, p->slug);
-	if (p->date != (time_t)-1)
-		nl_time_long_date(p->date, when, sizeof when);
-	if (!nl_ynode_get(pub, "language") && (e = put_str(pub, "language", "en"))) {
-		nl_ynode_free(ctx);
-		nl_ynode_free(pub);
-		return e;
-	}
-	if ((e = put_str(pub, "name", cfg->name)) || (e = put_str(pub, "address", cfg->address)) ||
-	    (e = nl_ynode_put(ctx, "publication", pub)) || (e = put_str(ctx, "slug", p->slug)) ||
-	    (e = put_str(ctx, "title", p->title)) || (e = put_str(ctx, "description", p->description)) ||
-	    (e = put_str(ctx, "date", p->date_text)) || (e = put_str(ctx, "date_long", when)) ||
-	    (e = put_str(ctx, "web_url", web)) || (e = put_str(ctx, "subscribe_url", cfg->subscribe_url)) ||
-	    (e = put_str(ctx, "content", ""))) {
-		nl_ynode_free(ctx);
-		return e;
-	}
-	*out = ctx;
-	return NL_OK;
-}
-
-/* ---- parts ---- */
-
-/*
- * Email clients ignore <style> blocks more often than not, so the rendered
- * body gets inline styles. cmark escapes '<' in text, so every "<tag" here
- * is a real element.
- */
-static const struct {
-	const char *tag, *style;
-} inline_styles[] = {
-	/* Short on purpose: these repeat for every paragraph, in every message. */
-	{"<p", "margin:0 0 16px"},
-	{"<h1", "margin:32px 0 12px;font-size:26px;line-height:1.25"},
-	{"<h2", "margin:28px 0 12px;font-size:22px;line-height:1.3"},
-	{"<h3", "margin:24px 0 8px;font-size:19px;line-height:1.3"},
-	{"<h4", "margin:20px 0 8px;font-size:17px"},
-	{"<img", "max-width:100%;height:auto;border:0"},
-	{"<a", "color:#2563eb"},
-	{"<ul", "margin:0 0 16px;padding-left:24px"},
-	{"<ol", "margin:0 0 16px;padding-left:24px"},
-	{"<blockquote", "margin:0 0 16px;padding:0 0 0 16px;border-left:3px solid #d1d5db"},
-	{"<pre", "margin:0 0 16px;padding:12px;border:1px solid #d1d5db;border-radius:4px;"
-		 "white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.45"},
-	{"<code", "font-family:Menlo,Consolas,monospace;font-size:90%"},
-	{"<table", "border-collapse:collapse;margin:0 0 16px;font-size:16px"},
-	{"<th", "border:1px solid #d1d5db;padding:6px 10px;text-align:left"},
-	{"<td", "border:1px solid #d1d5db;padding:6px 10px"},
-	{"<hr", "border:0;border-top:1px solid #d1d5db;margin:24px 0"},
-};
-
-static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
-{
-	const char *p = in->data, *end = in->data + in->len, *run = p;
-	while ((p = memchr(p, '<', (size_t)(end - p)))) {
-		for (size_t i = 0; i < NL_ARRAY_LEN(inline_styles); i++) {
-			size_t n = strlen(inline_styles[i].tag);
-			if ((size_t)(end - p) > n && !memcmp(p, inline_styles[i].tag, n) &&
-			    (p[n] == ' ' || p[n] == '>' || p[n] == '/')) {
-				nl_buf_add(out, run, (size_t)(p - run) + n);
-				nl_buf_addf(out, " style=\"%s\"", inline_styles[i].style);
-				run = p + n;
-				break;
-			}
-		}
-		p++;
-	}
-	nl_buf_add(out, run, (size_t)(end - run));
-}
-
-/* Greedy word wrap at width code points, for front matter shown in the text part. */
-static void wrap_text(struct nl_buf *out, const char *s, size_t width)
-{
-	size_t col = 0;
-	while (*s) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		size_t n = 0;
-		for (; *s && *s != ' '; s++)
-			n += ((unsigned char)*s & 0xC0) != 0x80;
-		if (!n)
-			break;
-		if (col && col + 1 + n > width) {
-			nl_buf_addc(out, '\n');
-			col = 0;
-		} else if (col) {
-			nl_buf_addc(out, ' ');
-			col++;
-		}
-		nl_buf_add(out, w, (size_t)(s - w));
-		col += n;
-	}
-}
-
-/* dir/file into path if it exists and fits. */
-static bool try_template(const char *dir, const char *file, char *path, size_t cap)
-{
-	struct stat st;
-	size_t d = strlen(dir), f = strlen(file);
-	if (d + 1 + f >= cap)
+	if (n < *cap)
+		return true;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p = realloc(*v, c * size);
+	if (!p)
 		return false;
-	char try[PATH_MAX];
-	memcpy(try, dir, d);
-	try[d] = '/';
-	memcpy(try + d + 1, file, f + 1);
-	if (stat(try, &st))
-		return false;
-	memcpy(path, try, d + f + 2);
+	*v = p;
+	*cap = c;
 	return true;
 }
 
-/*
- * Without a templates folder of their own, writers get the installed ones:
- * PREFIX/share/newsletter/templates, found next to the binary (so that
- * `make install PREFIX=...` works whatever PREFIX the build had), else the
- * compiled-in data folder. path is left as it was if neither has the file.
- */
-static void installed_template(const char *file, char *path, size_t cap)
+/* ---- header fields ---- */
+
+static enum nl_err name_ok(const char *name)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 40);
-	if (n > 0) {
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			memcpy(slash, "/../share/newsletter/templates", 31);
-			if (try_template(exe, file, path, cap < PATH_MAX ? cap : PATH_MAX))
-				return;
-		}
-	}
-	try_template(NL_DATADIR "/templates", file, path, cap < PATH_MAX ? cap : PATH_MAX);
+	size_t n = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] <= ' ' || (unsigned char)name[i] >= 0x7f || name[i] == ':')
+			n = 0;
+	if (!n || n > NAME_MAX_LEN)
+		return nl_errf(NL_EDATA, "header field name '%.*s' is not a valid name", NAME_MAX_LEN,
+			       name);
+	return NL_OK;
 }
 
-static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
-			     struct nl_ynode *ctx, const char *content)
+static bool name_is(const struct nl_message *m, const struct field *f, const char *name, size_t n)
 {
-	struct nl_tmpl *t = NULL;
-	enum nl_err e;
-	char path[PATH_MAX];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
-	if (stat(path, &st))
-		installed_template(file, path, sizeof path);
-	if (!html) {
-		struct nl_buf d = NL_BUF_INIT;
-		wrap_text(&d, c->o.post->description, 72);
-		e = nl_buf_err(&d) ? NL_ENOMEM : put_str(ctx, "description", d.data);
-		nl_buf_free(&d);
-		if (e)
-			return e;
-	}
-	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
+	return f->name_len == n && !strncasecmp(m->hdrs.data + f->off, name, n);
+}
+
+long nl_message_hdr_find(const struct nl_message *m, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < m->nf; i++)
+		if (name_is(m, &m->f[i], name, n))
+			return (long)i;
+	return -1;
+}
+
+size_t nl_message_hdr_remove(struct nl_message *m, const char *name)
+{
+	size_t n = strlen(name), kept = 0, had = m->nf;
+	for (size_t i = 0; i < had; i++)
+		if (!name_is(m, &m->f[i], name, n))
+			m->f[kept++] = m->f[i];
+	m->nf = kept;
+	return had - kept;
+}
+
+/* Index the field just written at hdrs[off..] where `at` says. */
+static enum nl_err place(struct nl_message *m, enum nl_hdr_at at, const char *name, size_t off)
+{
+	struct field f = {off, m->hdrs.len - off, strlen(name)};
+	enum nl_err e = nl_buf_err(&m->hdrs);
+	if (e) {
+		m->failed = true;
 		return e;
-	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);
-	nl_tmpl_free(t);
+	}
+	long i = at == NL_HDR_REPLACE ? nl_message_hdr_find(m, name) : -1;
+	if (i >= 0) {
+		nl_message_hdr_remove(m, name);
+		/* The first one's place: shift the fields after it back up by one. */
+		if (!reserve((void **)&m->f, m->nf, &m->fcap, sizeof *m->f))
+			goto oom;
+		memmove(&m->f[i + 1], &m->f[i], (m->nf - (size_t)i) * sizeof *m->f);
+		m->f[i] = f;
+		m->nf++;
+		return NL_OK;
+	}
+	if (!reserve((void **)&m->f, m->nf, &m->fcap, sizeof *m->f))
+		goto oom;
+	if (at == NL_HDR_PREPEND) {
+		memmove(&m->f[1], &m->f[0], m->nf * sizeof *m->f);
+		m->f[0] = f;
+	} else {
+		m->f[m->nf] = f;
+	}
+	m->nf++;
+	return NL_OK;
+oom:
+	m->failed = true;
+	return nl_errf(NL_ENOMEM, "out of memory");
+}
+
+enum nl_err nl_message_hdr_raw(struct nl_message *m, enum nl_hdr_at at, const char *name,
+			       const char *value)
+{
+	size_t off = m->hdrs.len;
+	enum nl_err e = name_ok(name);
 	if (e)
 		return e;
-	if (!(pt->qp = calloc(pt->res->n ? pt->res->n : 1, sizeof *pt->qp)))
-		return nl_errf(NL_ENOMEM, "out of memory");
-	nl_buf_init(&pt->enc);
-	size_t *offs = calloc(pt->res->n ? pt->res->n : 1, sizeof *offs);
-	if (!offs)
-		return nl_errf(NL_ENOMEM, "out of memory");
-	for (size_t i = 0; i < pt->res->n; i++) {
-		const struct nl_rseg *s = &pt->res->segs[i];
-		offs[i] = pt->enc.len;
-		if (s->kind == NL_RSEG_LIT)
-			nl_qp_encode(&pt->enc, pt->res->lits.data + s->off, s->len, true);
-		pt->qp[i].len = pt->enc.len - offs[i];
+	nl_hdr_raw(&m->hdrs, name, value);
+	return place(m, at, name, off);
+}
+
+enum nl_err nl_message_hdr_text(struct nl_message *m, enum nl_hdr_at at, const char *name,
+				const char *value)
+{
+	size_t off = m->hdrs.len;
+	enum nl_err e = name_ok(name);
+	if (e)
+		return e;
+	nl_hdr_text(&m->hdrs, name, value);
+	return place(m, at, name, off);
+}
+
+enum nl_err nl_message_hdr_addr(struct nl_message *m, enum nl_hdr_at at, const char *name,
+				const char *display, const char *addr)
+{
+	size_t off = m->hdrs.len;
+	enum nl_err e = name_ok(name);
+	if (e)
+		return e;
+	/* Written as is: 8-bit would need SMTPUTF8, which we never ask for. */
+	for (const char *p = addr; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return nl_errf(NL_EDATA, "%s: address '%.64s' is not ASCII", name, addr);
+	nl_hdr_addr(&m->hdrs, name, display, addr);
+	return place(m, at, name, off);
+}
+
+enum nl_err nl_message_hdr_copy(struct nl_message *m, const struct nl_message *from)
+{
+	for (size_t i = 0; i < from->nf; i++) {
+		const struct field *f = &from->f[i];
+		if (!reserve((void **)&m->f, m->nf, &m->fcap, sizeof *m->f)) {
+			m->failed = true;
+			return nl_errf(NL_ENOMEM, "out of memory");
+		}
+		m->f[m->nf++] = (struct field){m->hdrs.len, f->len, f->name_len};
+		nl_buf_add(&m->hdrs, from->hdrs.data + f->off, f->len);
 	}
-	for (size_t i = 0; i < pt->res->n; i++) /* enc may have moved while growing */
-		pt->qp[i].p = pt->enc.data + offs[i];
-	free(offs);
-	return nl_buf_err(&pt->enc);
-}
-
-static void free_part(struct part *pt)
-{
-	nl_residual_free(pt->res);
-	free(pt->qp);
-	if (pt->qp)
-		nl_buf_free(&pt->enc);
-}
-
-static enum nl_err build_parts(struct nl_campaign *c)
-{
-	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, styled = NL_BUF_INIT;
-	struct nl_ynode *ctx = NULL;
-	struct nl_render_opts ro = {.unsafe_html = c->o.cfg->allow_html, .wrap = 72,
-				    .image = image_cb, .image_ctx = c, .name = c->o.post->path,
-				    .first_line = c->o.post->body_line};
-	enum nl_err e = nl_render(c->o.post->body, c->o.post->body_len, &ro, &html, &text);
-	if (!e)
-		add_inline_styles(&html, &styled);
-	if (!e && !(e = nl_buf_err(&styled)) && !(e = nl_buf_err(&text)) && !(e = build_context(c, &ctx)))
-		if (!(e = bind_part(c, &c->html, "email.html", true, ctx, styled.data)))
-			e = bind_part(c, &c->text, "email.txt", false, ctx, text.data);
-	nl_ynode_free(ctx);
-	nl_buf_free(&styled);
-	nl_buf_free(&html);
-	nl_buf_free(&text);
-	return e;
-}
-
-/* ---- headers and the skeleton ---- */
-
-static void static_headers(struct nl_campaign *c, const char *outer, bool related)
-{
-	const struct nl_config *cfg = c->o.cfg;
-	char date[NL_TIME_RFC5322_LEN + 1];
-	struct nl_buf subj = NL_BUF_INIT;
-	nl_time_rfc5322(c->o.now, date);
-	nl_hdr_addr(&c->head, "From", cfg->from_name, cfg->from_addr);
-	if (*cfg->reply_to)
-		nl_hdr_addr(&c->head, "Reply-To", "", cfg->reply_to);
-	nl_buf_addf(&subj, "%s%s", c->o.test ? "[TEST] " : "", c->o.post->title);
-	nl_hdr_text(&c->head, "Subject", subj.data);
-	nl_buf_free(&subj);
-	nl_hdr_raw(&c->head, "Date", date);
-	nl_hdr_raw(&c->head, "MIME-Version", "1.0");
-	nl_buf_reset(&subj);
-	nl_buf_addf(&subj, "%s <%s>", cfg->name, cfg->list_id);
-	nl_hdr_text(&c->head, "List-Id", subj.data);
-	nl_buf_free(&subj);
-	if (*cfg->unsubscribe_url)
-		nl_hdr_raw(&c->head, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
-	if (related)
-		nl_buf_addf(&c->head,
-			    "Content-Type: multipart/related; type=\"multipart/alternative\";\r\n"
-			    " boundary=\"%s\"\r\n", outer);
-}
-
-static void skeleton(struct nl_campaign *c, const char *outer, const char *alt, bool related)
-{
-	const char *qp = "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
-	if (!related)
-		nl_buf_addf(&c->pre_text, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n", alt);
-	nl_buf_adds(&c->pre_text, "\r\nThis is a multi-part message in MIME format.\r\n");
-	if (related)
-		nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: multipart/alternative;\r\n"
-					  " boundary=\"%s\"\r\n\r\n", outer, alt);
-	nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n%s", alt, qp);
-	nl_buf_addf(&c->mid, "\r\n--%s\r\nContent-Type: text/html; charset=utf-8\r\n%s", alt, qp);
-	nl_buf_addf(&c->tail, "\r\n--%s--\r\n", alt);
-	if (related)
-		nl_buf_adds(&c->tail, "\r\n");
-}
-
-static enum nl_err prepare(struct nl_campaign *c)
-{
-	enum nl_err e;
-	char outer[48], alt[48];
-	const char *dom = *c->o.cfg->from_addr ? nl_addr_domain(c->o.cfg->from_addr) : "localhost";
-	if (!(c->domain = strdup(dom)))
-		return nl_errf(NL_ENOMEM, "out of memory");
-	if ((e = build_parts(c)))
-		return e;
-	bool related = c->mode == NL_IMG_EMBED && c->nimages > 0;
-	nl_mime_boundary(outer, c->o.post->slug, strlen(c->o.post->slug));
-	nl_mime_boundary(alt, outer, strlen(outer));
-	static_headers(c, outer, related);
-	skeleton(c, outer, alt, related);
-	if (related && (e = attach_images(c, outer)))
-		return e;
-	if ((e = nl_buf_err(&c->head)) || (e = nl_buf_err(&c->pre_text)) ||
-	    (e = nl_buf_err(&c->mid)) || (e = nl_buf_err(&c->tail)))
-		return e;
+	if (nl_buf_err(&m->hdrs)) {
+		m->failed = true;
+		return nl_buf_err(&m->hdrs);
+	}
 	return NL_OK;
 }
 
-enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign **out)
+size_t nl_message_hdr_count(const struct nl_message *m)
 {
-	struct nl_campaign *c = calloc(1, sizeof *c);
-	enum nl_err e;
-	*out = NULL;
-	if (!c)
-		return nl_errf(NL_ENOMEM, "out of memory");
-	c->o = *o;
-	nl_buf_init(&c->head);
-	nl_buf_init(&c->pre_text);
-	nl_buf_init(&c->mid);
-	nl_buf_init(&c->tail);
-	if (o->local_images)
-		c->mode = NL_IMG_LOCAL;
-	else if (o->cfg->images == NL_IMAGES_EMBED || (o->cfg->images == NL_IMAGES_AUTO && !*o->cfg->base_url))
-		c->mode = NL_IMG_EMBED;
-	else
-		c->mode = NL_IMG_LINK;
-	if (c->mode == NL_IMG_LINK && !*o->cfg->base_url) {
-		nl_campaign_free(c);
-		return nl_errf(NL_ECONFIG, "%s: 'images: link' needs 'base_url'", o->cfg->path);
-	}
-	for (size_t i = 0; o->list && i < nl_list_ncols(o->list) && i < NL_CSV_MAX_FIELDS; i++) {
-		snprintf(c->colnames[i], sizeof c->colnames[i], "%s", nl_list_colname(o->list, i));
-		c->ncols++;
-	}
-	if ((e = prepare(c))) {
-		nl_campaign_free(c);
-		return e;
-	}
-	*out = c;
+	return m->nf;
+}
+
+struct nl_str nl_message_hdr_name(const struct nl_message *m, size_t i)
+{
+	struct nl_str s = {m->hdrs.data + m->f[i].off, m->f[i].name_len};
+	return s;
+}
+
+struct nl_str nl_message_hdr_value(const struct nl_message *m, size_t i)
+{
+	const struct field *f = &m->f[i];
+	struct nl_str s = {m->hdrs.data + f->off + f->name_len + 1, f->len - f->name_len - 3};
+	return s;
+}
+
+/* ---- identity and envelope ---- */
+
+/* Fits cap with its NUL, and nothing that could end an SMTP path or a msg-id early. */
+static bool token_ok(const char *s, size_t cap)
+{
+	size_t n = strlen(s);
+	if (n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '<' || s[i] == '>')
+			return false;
+	return true;
+}
+
+enum nl_err nl_message_set_id(struct nl_message *m, const char *id)
+{
+	char v[NL_MSGID_MAX + 2];
+	size_t n = strlen(id);
+	if (!n || !token_ok(id, sizeof m->id))
+		return nl_errf(NL_EDATA, "Message-ID '%.64s' is not valid", id);
+	memcpy(m->id, id, n + 1);
+	v[0] = '<';
+	memcpy(v + 1, id, n);
+	v[n + 1] = '>';
+	v[n + 2] = 0;
+	return nl_message_hdr_raw(m, NL_HDR_REPLACE, "Message-ID", v);
+}
+
+const char *nl_message_id(const struct nl_message *m)
+{
+	return m->id;
+}
+
+enum nl_err nl_message_set_envelope_from(struct nl_message *m, const char *addr)
+{
+	if (!token_ok(addr, sizeof m->env))
+		return nl_errf(NL_EDATA, "envelope sender '%.64s' is not a valid address", addr);
+	memcpy(m->env, addr, strlen(addr) + 1);
 	return NL_OK;
 }
 
-void nl_campaign_free(struct nl_campaign *c)
+const char *nl_message_envelope_from(const struct nl_message *m)
 {
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->nimages; i++) {
-		free(c->images[i].url);
-		free(c->images[i].path);
-		free(c->images[i].cid);
-	}
-	free(c->images);
-	free(c->domain);
-	free_part(&c->html);
-	free_part(&c->text);
-	nl_buf_free(&c->head);
-	nl_buf_free(&c->pre_text);
-	nl_buf_free(&c->mid);
-	nl_buf_free(&c->tail);
-	free(c);
+	return m->env;
 }
 
-enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached)
-{
-	if (attached)
-		*attached = c->mode == NL_IMG_EMBED ? (int)c->nimages : 0;
-	return c->mode;
-}
+/* ---- body ---- */
 
-/* ---- per reader ---- */
-
-static void lower_email(const char *e, char *out, size_t cap)
+static void add_run(struct nl_message *m, const char *p, size_t off, size_t n)
 {
-	size_t i = 0;
-	for (; e[i] && i + 1 < cap; i++)
-		out[i] = (e[i] >= 'A' && e[i] <= 'Z') ? (char)(e[i] + 32) : e[i];
-	out[i] = 0;
-}
-
-static void uuid_for(const uuid_t ns, const char *a, const char *b, const char *email, char out[37])
-{
-	char name[1024], low[320];
-	uuid_t u;
-	lower_email(email, low, sizeof low);
-	int n = snprintf(name, sizeof name, "%s%c%s%c%s", a, 0, b, 0, low);
-	uuid_generate_sha1(u, ns, name, n > 0 && (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
-	uuid_unparse_lower(u, out);
-}
-
-static void url_escape(struct nl_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    strchr("-._~", ch))
-			nl_buf_addc(b, (char)ch);
-		else {
-			char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-			nl_buf_add(b, esc, 3);
-		}
-	}
-}
-
-/* The reader's unsubscribe token: from the list, else derived from the address. */
-static void token_for(const struct nl_campaign *c, const struct nl_sub *sub,
-		      char out[NL_TOKEN_LEN + 1], const char **tok)
-{
-	if (*sub->token) {
-		*tok = sub->token;
+	struct run *last = m->nr ? &m->r[m->nr - 1] : NULL;
+	m->body_len += n;
+	/* Adjacent bytes make one run: fewer, longer copies in finalize. */
+	if (last && !p && !last->p && last->off + last->len == off) {
+		last->len += n;
 		return;
 	}
-	nl_token_derived(c->o.cfg->secret, c->o.cfg->list_id, sub->email, out);
-	*tok = out;
-}
-
-static void fill_fields(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *unsub,
-			const char **fields)
-{
-	char derived[NL_TOKEN_LEN + 1];
-	const char *tok;
-	token_for(c, sub, derived, &tok);
-	if (*c->o.cfg->unsubscribe_url) {
-		nl_buf_adds(unsub, c->o.cfg->unsubscribe_url);
-		url_escape(unsub, tok);
+	if (last && p && last->p && last->p + last->len == p) {
+		last->len += n;
+		return;
 	}
-	nl_buf_addc(unsub, 0);
-	nl_buf_addf(unsub, "mailto:%s?subject=unsubscribe%%20", c->o.cfg->unsubscribe_email);
-	url_escape(unsub, tok);
-	fields[F_EMAIL] = sub->email;
-	fields[F_NAME] = sub->name;
-	/* Without an https unsubscribe page, the mailto: is the link. */
-	fields[F_UNSUB] = *unsub->data ? unsub->data : unsub->data + 1;
-	for (size_t i = 0; i < c->ncols; i++)
-		fields[F_COL + i] = sub->cols ? sub->cols[i] : "";
+	if (!reserve((void **)&m->r, m->nr, &m->rcap, sizeof *m->r)) {
+		m->failed = true;
+		return;
+	}
+	m->r[m->nr++] = (struct run){p, off, n};
 }
 
-static void eval_qp(const struct part *pt, size_t i, size_t end, const char *const *fields,
-		    struct nl_buf *out, struct nl_buf *tmp)
+/* What was appended to own since the last mark joins the body here. */
+static void flush_own(struct nl_message *m)
 {
-	while (i < end) {
-		const struct nl_rseg *s = &pt->res->segs[i];
-		const char *v = fields[s->field] ? fields[s->field] : "";
-		switch (s->kind) {
-		case NL_RSEG_LIT:
-			nl_buf_add(out, pt->qp[i].p, pt->qp[i].len);
-			break;
-		case NL_RSEG_FIELD:
-			if (!*v)
-				break;
-			nl_buf_reset(tmp);
-			if (s->escape)
-				nl_html_escape(tmp, v, strlen(v));
-			else
-				nl_buf_adds(tmp, v);
-			nl_qp_encode(out, tmp->data, tmp->len, true);
-			break;
-		case NL_RSEG_SECTION:
-			if (nl_field_truthy(v) != s->inverted)
-				eval_qp(pt, i + 1, s->end, fields, out, tmp);
-			i = s->end;
-			continue;
-		}
-		i++;
+	if (m->own.len > m->mark) {
+		add_run(m, NULL, m->mark, m->own.len - m->mark);
+		m->mark = m->own.len;
 	}
 }
 
-static void reader_headers(const struct nl_campaign *c, const struct nl_sub *sub,
-			   const char *unsub_https, const char *unsub_mailto, struct nl_buf *out,
-			   char msgid[NL_MSGID_MAX])
+void nl_message_body_ref(struct nl_message *m, const char *p, size_t n)
 {
-	struct nl_buf lu = NL_BUF_INIT;
-	char uuid[37];
-	if (c->o.test) {
-		uuid_t u;
-		uuid_generate_random(u);
-		uuid_unparse_lower(u, uuid);
-	} else {
-		uuid_for(ns_msgid, c->o.cfg->list_id, c->o.post->slug, sub->email, uuid);
-	}
-	snprintf(msgid, NL_MSGID_MAX, "%s@%s", uuid, c->domain);
-	nl_buf_add(out, c->head.data, c->head.len);
-	nl_hdr_addr(out, "To", sub->name, sub->email);
-	nl_buf_addf(&lu, "<%s>", msgid);
-	nl_hdr_raw(out, "Message-ID", lu.data);
-	nl_buf_reset(&lu);
-	if (*unsub_https)
-		nl_buf_addf(&lu, "<%s>, ", unsub_https);
-	nl_buf_addf(&lu, "<%s>", unsub_mailto);
-	nl_hdr_raw(out, "List-Unsubscribe", lu.data);
-	nl_buf_free(&lu);
+	flush_own(m);
+	if (n)
+		add_run(m, p, 0, n);
 }
 
-enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
-				struct nl_buf *out, char msgid[NL_MSGID_MAX])
+void nl_message_body_add(struct nl_message *m, const char *p, size_t n)
 {
-	const char *fields[NFIELDS];
-	struct nl_buf unsub = NL_BUF_INIT, tmp = NL_BUF_INIT;
-	fill_fields(c, sub, &unsub, fields);
-	const char *mailto = unsub.data + strlen(unsub.data) + 1;
-	reader_headers(c, sub, unsub.data, mailto, out, msgid);
-	nl_buf_add(out, c->pre_text.data, c->pre_text.len);
-	eval_qp(&c->text, 0, c->text.res->n, fields, out, &tmp);
-	nl_buf_add(out, c->mid.data, c->mid.len);
-	eval_qp(&c->html, 0, c->html.res->n, fields, out, &tmp);
-	nl_buf_add(out, c->tail.data, c->tail.len);
-	nl_buf_free(&unsub);
-	nl_buf_free(&tmp);
+	nl_buf_add(&m->own, p, n);
+	flush_own(m);
+}
+
+struct nl_buf *nl_message_body_buf(struct nl_message *m)
+{
+	return &m->own;
+}
+
+struct nl_buf *nl_message_scratch(struct nl_message *m, int i)
+{
+	return &m->scratch[i ? 1 : 0];
+}
+
+/* ---- the last step ---- */
+
+enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *envelope_from,
+				size_t cap)
+{
+	size_t total = 2;
+	enum nl_err e;
+	flush_own(m);
+	if ((e = nl_buf_err(&m->hdrs)) || (e = nl_buf_err(&m->own)))
+		return e;
+	if (m->failed)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (envelope_from) {
+		size_t n = strlen(m->env);
+		if (n >= cap)
+			return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
+		memcpy(envelope_from, m->env, n + 1);
+	}
+	/*
+	 * DKIM signs here: the body runs give the body hash, the fields are
+	 * canonicalized from nl_message_hdr_name/value, and the signature goes
+	 * in front (NL_HDR_PREPEND) before the bytes are written below.
+	 */
+	for (size_t i = 0; i < m->nf; i++)
+		total += m->f[i].len;
+	if (!nl_buf_grow(out, total + m->body_len))
+		return nl_buf_err(out);
+	for (size_t i = 0; i < m->nf; i++)
+		nl_buf_add(out, m->hdrs.data + m->f[i].off, m->f[i].len);
+	nl_buf_add(out, "\r\n", 2);
+	for (size_t i = 0; i < m->nr; i++)
+		nl_buf_add(out, m->r[i].p ? m->r[i].p : m->own.data + m->r[i].off, m->r[i].len);
 	return nl_buf_err(out);
-}
-
-void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub, struct nl_buf *html,
-			struct nl_buf *text)
-{
-	const char *fields[NFIELDS];
-	struct nl_buf unsub = NL_BUF_INIT;
-	fill_fields(c, sub, &unsub, fields);
-	nl_residual_eval(c->html.res, fields, html);
-	nl_residual_eval(c->text.res, fields, text);
-	nl_buf_free(&unsub);
 }

@@ -11,7 +11,7 @@
 #include "addrmap.h"
 #include "fsutil.h"
 #include "log.h"
-#include "message.h"
+#include "campaign.h"
 #include "sendlog.h"
 #include "smtp.h"
 #include "recipients.h"
@@ -25,6 +25,7 @@ struct nl_sendrun {
 	struct nl_send_plan plan;
 	struct nl_recipients *rcpts;	/* open from the plan to the send: what was confirmed is sent */
 	struct nl_campaign *camp;
+	struct nl_message *msg;		/* built per job, reused: next() runs under the sender's lock */
 	char *password;
 	size_t taken;			/* jobs handed out, for --limit */
 	bool test_done;
@@ -135,6 +136,17 @@ const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r)
 
 /* ---- the source the sender pulls from ---- */
 
+/* The reader's message, through the one finalize step, into the job. */
+static enum nl_err fill_job(struct nl_sendrun *r, const struct nl_sub *sub, struct nl_smtp_job *j)
+{
+	enum nl_err e = nl_campaign_message(r->camp, sub, r->msg);
+	if (!e)
+		e = nl_message_finalize(r->msg, &j->msg, j->envelope_from, sizeof j->envelope_from);
+	if (!e)
+		snprintf(j->msgid, sizeof j->msgid, "%s", nl_message_id(r->msg));
+	return e;
+}
+
 static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *eof)
 {
 	const char *f[NL_LIST_MAX_COLS];
@@ -146,7 +158,7 @@ static enum nl_err next_test(struct nl_sendrun *r, struct nl_smtp_job *j, bool *
 	r->test_done = true;
 	nl_sub_init(&sub, f, nl_list_ncols(nl_recipients_list(r->rcpts)), r->o.test_to, "");
 	snprintf(j->rcpt, sizeof j->rcpt, "%s", r->o.test_to);
-	return nl_campaign_message(r->camp, &sub, &j->msg, j->msgid);
+	return fill_job(r, &sub, j);
 }
 
 static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
@@ -167,8 +179,7 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 		if (strlen(rc.row->email) >= sizeof j->rcpt)
 			return nl_errf(NL_EDATA, "%s:%zu: address too long", r->o.cfg->subscribers, rc.row->line);
 		memcpy(j->rcpt, rc.row->email, strlen(rc.row->email) + 1);
-		snprintf(j->envelope_from, sizeof j->envelope_from, "%s", r->o.cfg->bounce_address);
-		return nl_campaign_message(r->camp, rc.row, &j->msg, j->msgid);
+		return fill_job(r, rc.row, j);
 	}
 	return e;
 }
@@ -273,6 +284,10 @@ enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 	co.list = nl_recipients_list(r->rcpts);
 	if ((e = nl_recipients_rewind(r->rcpts)) || (e = nl_campaign_new(&co, &r->camp)))
 		goto out;
+	if (!(r->msg = nl_message_new())) {
+		e = nl_errf(NL_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (so.connections > (int)r->plan.pending && r->plan.pending)
 		so.connections = (int)r->plan.pending;
 	if (r->plan.pending)
@@ -295,6 +310,7 @@ enum nl_err nl_sendrun_close(struct nl_sendrun *r)
 		e = nl_sendlog_close(r->log);
 	nl_sendstate_free(&r->st);
 	nl_recipients_close(r->rcpts);
+	nl_message_free(r->msg);
 	nl_campaign_free(r->camp);
 	if (r->password) {
 		memset(r->password, 0, strlen(r->password));

@@ -182,6 +182,43 @@ def test_flags_override_relay_list_and_log_for_one_run():
         assert re.search(r"sent\s+3\n", s), s
 
 
+def without_date(raw):
+    """The message with its Date field taken out of the header (the clock moves between runs)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    head = re.sub(rb"(^|\r\n)Date: [^\r]*(?=\r\n|$)", b"", head, count=1)
+    return head + sep + body
+
+
+def test_dry_run_preview_and_relay_get_the_same_bytes():
+    """Dry run, preview and send share one finalize step: for each reader the
+    .eml is byte for byte what the relay received, Date aside; MAIL FROM is
+    the message's envelope sender (bounce_address)."""
+    subs = subscribers(3, extra="r003@example.test,\"Zo\u00eb, \u00e9t\u00e9\"\n")
+    with Workdir(None, subs) as w, SmtpServer(w.dir) as srv:
+        w.write_config({"smtp": {"url": srv.url}, "bounce_address": "bounces@example.test",
+                        "images": "embed", "reply_to": "replies@example.test"})
+        w.write("hills.png", open(os.path.join(nl.EXAMPLES, "hills.png"), "rb").read(), mode="wb")
+        w.write("p.md", post("Caf\u00e9 \u2014 a title long enough to be folded in the Subject field",
+                             "Hello.\n\n![hills](hills.png)\n"))
+        w.run("send", "p.md", "--dry-run=dry", check=0)
+        w.run("preview", "p.md", "-o", "prev", check=0)
+        send(w, check=0)
+        files = {}
+        for name in os.listdir(w.path("dry")):
+            files[name.split("-", 1)[1][:-len(".eml")]] = nl.read_eml(w.path("dry/" + name))
+        got = accepted(srv)
+        assert sorted(got) == sorted(files) == addrs(4), (sorted(got), sorted(files))
+        for tx, raw in srv.messages():
+            assert tx["mail_from"] == "bounces@example.test", tx
+            dry = files[tx["rcpt_tos"][0]]
+            assert without_date(raw) == without_date(dry), tx["rcpt_tos"]
+            assert without_date(raw) != raw  # there was a Date to take out
+            m = parse(raw)
+            assert len(list(m.iter_attachments())) == 1 and m.get_content_type() == "multipart/related"
+        # The preview's .eml is the first reader's message.
+        assert without_date(nl.read_eml(w.path("prev/p.eml"))) == without_date(files["r000@example.test"])
+
+
 # ---- 2. resume ----
 
 def test_rerun_sends_nothing_and_resend_sends_again_with_same_ids():

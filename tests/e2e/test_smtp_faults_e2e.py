@@ -248,8 +248,15 @@ def test_user_info_in_the_url_is_never_printed():
         # STARTTLS required, not offered: the run stops, naming the relay.
         w.write_config({"smtp": {"url": f"smtp://joe:hunter2@127.0.0.1:{srv.port}",
                                  "tls": "starttls"}})
-        p = send(w, check=69)
-        assert f"smtp://127.0.0.1:{srv.port}" in p.stderr, p.stderr
+        # The config refuses user info in the URL, and never echoes it.
+        p = send(w, check=78)
+        assert "smtp.url: a user name or password in the URL is not allowed" in p.stderr, p.stderr
+        assert "hunter2" not in p.stdout + p.stderr + all_lines(w), p.stderr
+        assert "joe" not in p.stderr, p.stderr
+        # Given on the command line, it reaches the sender, which never prints it either.
+        w.write_config({"smtp": {"url": srv.url, "tls": "starttls"}})
+        p = send(w, "--smtp", f"smtp://joe:hunter2@127.0.0.1:{srv.port}")
+        assert p.returncode != 0, p.stdout
         assert "hunter2" not in p.stdout + p.stderr + all_lines(w), p.stderr
         assert "joe" not in p.stderr, p.stderr
 

@@ -1,0 +1,51 @@
+/* campaign.h - a campaign: a post prepared once, then one RFC 5322 message per reader. */
+#ifndef NL_CAMPAIGN_H
+#define NL_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "message.h"
+#include "nl.h"
+#include "post.h"
+#include "subscriber.h"
+
+enum nl_image_mode { NL_IMG_LINK, NL_IMG_EMBED, NL_IMG_LOCAL /* absolute file paths, for previews */ };
+
+struct nl_campaign_opts {
+	const struct nl_config *cfg;	/* borrowed; must outlive the campaign */
+	const struct nl_post *post;	/* borrowed; must outlive the campaign */
+	const struct nl_list *list;	/* its column names are template fields; may be NULL */
+	bool test;			/* proof copies: "[TEST]" subject, fresh Message-IDs */
+	bool local_images;		/* images as absolute file paths (preview HTML) */
+	time_t now;
+};
+
+struct nl_campaign; /* opaque; owned by the caller */
+
+/*
+ * Render the post, bind the templates and encode everything that is the same
+ * for every reader. Errors name the post, template or image at fault.
+ */
+enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign **out);
+void nl_campaign_free(struct nl_campaign *c);
+
+/*
+ * Build one reader's message into m (reset first): the campaign's header
+ * fields with the reader's To, Message-ID and List-Unsubscribe spliced in,
+ * the envelope sender (bounce_address), and a body that borrows the
+ * campaign's pre-encoded parts. Hand it to nl_message_finalize() before the
+ * campaign is freed. Thread-safe: the campaign is only read (one message
+ * per thread).
+ */
+enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,
+				struct nl_message *m);
+/* The HTML and text bodies one reader sees, unencoded (for previews). */
+void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
+			struct nl_buf *html, struct nl_buf *text);
+/* How the campaign's images are delivered, and how many are attached. */
+enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached);
+
+#endif
