@@ -23,7 +23,7 @@ bool nl_format_parse(const char *s, enum nl_format *out);
 const char *nl_format_name(enum nl_format f);
 
 /* What happened to one row of the imported file. */
-enum nl_outcome {
+enum nl_row_outcome {
 	NL_ROW_ADDED,
 	NL_ROW_UPDATED,
 	NL_ROW_UNCHANGED,
@@ -34,10 +34,11 @@ enum nl_outcome {
 };
 
 struct nl_import_event {
-	enum nl_outcome what;
+	enum nl_row_outcome what;
 	size_t line;		/* in the imported file */
 	const char *email;	/* "" when the row has none */
 	const char *detail;	/* the reason, or what changed; "" if nothing to say */
+	bool notable;		/* worth saying even when added rows are not listed (a token renewed) */
 };
 
 struct nl_import_opts {

@@ -57,10 +57,20 @@ struct tally {
 	size_t sent, skipped, bytes;
 };
 
+/* Skipped rows quote the list: control characters (a CR in a quoted field) show as '?'. */
+static void put_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static void report_skip(const struct nl_recipient *rc)
 {
-	printf("  skipped line %zu %s: %s\n", rc->row->line, *rc->row->email ? rc->row->email : "(empty)",
-	       nl_skip_text(rc->row, rc->skip));
+	printf("  skipped line %zu ", rc->row->line);
+	put_clean(*rc->row->email ? rc->row->email : "(empty)");
+	fputs(": ", stdout);
+	put_clean(nl_skip_text(rc->row, rc->skip));
+	putchar('\n');
 }
 
 /* The same bytes a send would give the relay (nl_message_finalize), in a file. */

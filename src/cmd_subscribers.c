@@ -216,7 +216,8 @@ static const char *const outcome_words[NL_ROW_NOUTCOMES] = {
 static void import_event(void *ctx, const struct nl_import_event *ev)
 {
 	const char *file = ctx;
-	if ((ev->what == NL_ROW_ADDED || ev->what == NL_ROW_UNCHANGED) && nl_log_verbosity() < NL_VERBOSE)
+	if ((ev->what == NL_ROW_ADDED || ev->what == NL_ROW_UNCHANGED) && !ev->notable &&
+	    nl_log_verbosity() < NL_VERBOSE)
 		return;
 	printf("%s:%zu: %s: ", file, ev->line, outcome_words[ev->what]);
 	put_clean(stdout, *ev->email ? ev->email : "(no address)");

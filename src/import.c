@@ -15,6 +15,7 @@
 #include "addrmap.h"
 #include "buf.h"
 #include "csv.h"
+#include "log.h"
 #include "utf8.h"
 
 /* ---- formats ---- */
@@ -401,6 +402,9 @@ struct imp {
 	struct nl_subsdb *db;
 	struct spool sp;
 	struct nl_hashmap ix;
+	struct nl_hashmap tokens;	/* hashes of the tokens written so far */
+	char token[NL_TOKEN_LEN + 1];	/* a renewed one */
+	bool notable;			/* the next report is worth saying even when quiet */
 	const char *f_[NL_CSV_MAX_FIELDS]; /* the mapped row, in spool layout */
 	struct nl_buf name, why;
 	char created[NL_TIME_LEN + 1], updated[NL_TIME_LEN + 1];
@@ -612,7 +616,14 @@ static enum nl_err next_source(struct imp *im, char *const **fields, size_t *nf,
 		l[strcspn(l, "\r\n")] = 0;
 		if (!nul && (!*nl_field_trim(l) || *nl_field_trim(l) == '#' || (im->lineno == 1 && !strchr(l, '@'))))
 			continue; /* blanks, comments, a header line */
-		*bad = nul ? "NUL byte in the line" : plain_fields(im, l);
+		if (nul) { /* rejected, reported with what comes before the NUL */
+			im->blank[0] = 0;
+			im->plain[0] = l;
+			im->plain[1] = im->blank;
+			*bad = "NUL byte in the line";
+		} else {
+			*bad = plain_fields(im, l);
+		}
 		*fields = im->plain;
 		*nf = 2;
 		return NL_OK;
@@ -723,10 +734,10 @@ static const char *map_row(struct imp *im, char *const *f, size_t nf)
 	return NULL;
 }
 
-static void report(struct imp *im, enum nl_outcome what, size_t line, const char *email,
+static void report(struct imp *im, enum nl_row_outcome what, size_t line, const char *email,
 		   const char *detail)
 {
-	struct nl_import_event ev = {what, line, email ? email : "", detail ? detail : ""};
+	struct nl_import_event ev = {what, line, email ? email : "", detail ? detail : "", im->notable};
 	im->st->n[what]++;
 	if (im->o->report)
 		im->o->report(im->o->ctx, &ev);
@@ -860,6 +871,27 @@ static void update_row(struct imp *im, struct nl_sub *r)
 	report(im, NL_ROW_UPDATED, im->sp.line, r->f[NL_COL_EMAIL], im->why.data);
 }
 
+/*
+ * Tokens are unique in a list: a reader's unsubscribe link must not
+ * unsubscribe another. The first row with a token keeps it; a later row
+ * (the list's own rows come first, then the new ones) gets a new one.
+ */
+static enum nl_err unique_token(struct imp *im, struct nl_sub *r, bool *renewed)
+{
+	void *v;
+	bool added;
+	enum nl_err e;
+	*renewed = false;
+	if (!*r->f[NL_COL_TOKEN])
+		return NL_OK;
+	if ((e = nl_hashmap_put(&im->tokens, nl_addr_hash(r->f[NL_COL_TOKEN]), &v, &added)) || added)
+		return e;
+	nl_token_new(im->token);
+	r->f[NL_COL_TOKEN] = im->token;
+	*renewed = true;
+	return nl_hashmap_put(&im->tokens, nl_addr_hash(im->token), &v, &added);
+}
+
 static enum nl_err pass_list(struct imp *im)
 {
 	struct nl_sub *r;
@@ -878,6 +910,13 @@ static enum nl_err pass_list(struct imp *im)
 					return e;
 			}
 		}
+		bool renewed;
+		if ((e = unique_token(im, r, &renewed)))
+			return e;
+		if (renewed)
+			nl_warn("%s:%zu: %s: its token was an earlier row's too: %s",
+				nl_subsdb_path(im->db), r->line, r->f[NL_COL_EMAIL],
+				im->o->dry_run ? "a new one would be made" : "a new one was made");
 		if ((e = nl_subsdb_put(im->db, r)))
 			return e;
 	}
@@ -901,8 +940,18 @@ static enum nl_err add_row(struct imp *im)
 	r->f[NL_COL_UPDATED] = *s[NL_COL_UPDATED] ? s[NL_COL_UPDATED] : now;
 	for (size_t k = 0; k < im->nx; k++)
 		r->f[im->xdst[k]] = s[NL_COL_FIXED + k];
-	report(im, NL_ROW_ADDED, im->sp.line, s[NL_COL_EMAIL],
-	       strcmp(s[NL_COL_STATUS], "active") ? s[NL_COL_STATUS] : NULL);
+	bool renewed;
+	enum nl_err e = unique_token(im, r, &renewed);
+	if (e)
+		return e;
+	nl_buf_reset(&im->why);
+	if (strcmp(s[NL_COL_STATUS], "active"))
+		nl_buf_addf(&im->why, "%s", s[NL_COL_STATUS]);
+	if (renewed)
+		nl_buf_addf(&im->why, "%snew token: its token was another row's", im->why.len ? "; " : "");
+	im->notable = renewed;
+	report(im, NL_ROW_ADDED, im->sp.line, s[NL_COL_EMAIL], nl_buf_err(&im->why) ? NULL : im->why.data);
+	im->notable = false;
 	return nl_subsdb_put(im->db, r);
 }
 
@@ -924,7 +973,7 @@ static enum nl_err pass_new(struct imp *im)
 enum nl_err nl_import(const struct nl_import_opts *o, struct nl_import_stats *st)
 {
 	struct imp im = {.o = o, .st = st, .sp = {.fd = -1}, .base = NL_STATUS_ACTIVE,
-			 .ix = NL_HASHMAP_INIT(sizeof(uint64_t))};
+			 .ix = NL_HASHMAP_INIT(sizeof(uint64_t)), .tokens = NL_HASHMAP_INIT(1)};
 	struct nl_subsdb_opts dbo = o->db;
 	enum nl_err e;
 	memset(st, 0, sizeof *st);
@@ -948,6 +997,7 @@ enum nl_err nl_import(const struct nl_import_opts *o, struct nl_import_stats *st
 out:
 	spool_close(&im.sp);
 	nl_hashmap_free(&im.ix);
+	nl_hashmap_free(&im.tokens);
 	nl_subsdb_close(im.db);
 	if (im.f) {
 		nl_csv_free(&im.csv);

@@ -23,6 +23,11 @@ static void emit(const char *tag, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	/* A message quotes what strangers wrote (addresses, names): it must stay one line
+	 * and must not drive the terminal, so control characters show as '?'. */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	/* One fputs per line so lines from worker threads never interleave. */
 	fprintf(stderr, "%s\n", line);
 }

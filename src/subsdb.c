@@ -118,6 +118,17 @@ static enum nl_err open_old(struct nl_subsdb *db)
 	return NL_OK;
 }
 
+/* Before any lock file is made beside it: a device or a pipe is not a list (no /dev/null.lock). */
+static enum nl_err regular_or_missing(struct nl_subsdb *db)
+{
+	struct stat st;
+	if (stat(db->path, &st))
+		return errno == ENOENT ? NL_OK : nl_errf(NL_ENOINPUT, "%s: %s", db->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return nl_errf(NL_ENOINPUT, "%s: not a regular file: a subscriber list is a CSV file", db->path);
+	return NL_OK;
+}
+
 static enum nl_err set_paths(struct nl_subsdb *db, const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -150,7 +161,7 @@ enum nl_err nl_subsdb_open(const char *path, const struct nl_subsdb_opts *o, str
 	nl_time_rfc3339(o->now ? o->now : time(NULL), db->now);
 	if ((e = set_paths(db, path)))
 		goto out;
-	if (o->write && ((e = nl_mkdirs(db->dir)) || (e = take_lock(db))))
+	if (o->write && ((e = regular_or_missing(db)) || (e = nl_mkdirs(db->dir)) || (e = take_lock(db))))
 		goto out;
 	e = open_old(db);
 out:
