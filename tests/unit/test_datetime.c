@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "datetime.h"
 #include "t.h"
@@ -343,6 +344,52 @@ static void test_zones(void)
 	T_CHECK(getenv("TZ") == NULL);
 }
 
+/* Every truncation and some corruptions of a real TZif file load cleanly or not at all (under ASan: no over-read). */
+static void test_damaged_tzif(void)
+{
+	char dir[] = "/tmp/nl-tzif-XXXXXX", path[256];
+	unsigned char buf[8192];
+	FILE *f = fopen("/usr/share/zoneinfo/Europe/Berlin", "rb");
+	size_t n = f ? fread(buf, 1, sizeof buf, f) : 0, loaded = 0;
+	if (f)
+		fclose(f);
+	T_CHECK(n > 100 && mkdtemp(dir));
+	setenv("TZDIR", dir, 1);
+	for (size_t len = 0; len <= n; len += len < 200 ? 1 : 7) {
+		for (int flip = 0; flip < 2; flip++) {
+			char name[32];
+			snprintf(name, sizeof name, "Z%zu_%d", len, flip);
+			snprintf(path, sizeof path, "%s/%s", dir, name);
+			f = fopen(path, "wb");
+			fwrite(buf, 1, len, f);
+			if (flip && len > 44) /* a count byte of the second header, or a type index */
+				fseek(f, (long)(len * 7 / 11), SEEK_SET), fputc(0xff, f);
+			fclose(f);
+			const struct nl_tz *z = nl_tz_get(name);
+			if (z) {
+				struct nl_tz_local l;
+				char out[64];
+				loaded++;
+				nl_tz_at(z, at(2026, 7, 1, 0, 0, 0), &l);
+				nl_tz_format(z, at(2100, 1, 1, 0, 0, 0), out, sizeof out);
+				nl_tz_from_wall(z, at(1900, 1, 1, 0, 0, 0));
+			}
+			unlink(path);
+		}
+	}
+	/* The whole file loads, a cut-off one does not. */
+	snprintf(path, sizeof path, "%s/Whole", dir);
+	f = fopen(path, "wb");
+	fwrite(buf, 1, n, f);
+	fclose(f);
+	T_CHECK(nl_tz_get("Whole") != NULL);
+	T_CHECK(nl_tz_get("Z44_0") == NULL);
+	printf("  %zu damaged TZif files loaded\n", loaded);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("TZDIR");
+}
+
 int main(void)
 {
 	test_parse_valid();
@@ -354,6 +401,7 @@ int main(void)
 	test_tz_format_and_parse();
 	test_zones();
 	test_against_glibc();
+	test_damaged_tzif();
 	test_durations();
 	return t_done();
 }
