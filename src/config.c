@@ -304,8 +304,9 @@ const char *nl_config_smtp_url_problem(const char *url)
 	end = auth + strcspn(auth, "/?#");
 	if (*end == '?' || *end == '#')
 		return "a query (?) or fragment (#) is not allowed";
-	/* Said without echoing the URL: what precedes the '@' is a password. */
-	if (memchr(auth, '@', (size_t)(end - auth)))
+	/* Said without echoing the URL: what precedes the '@' is a password. Anywhere,
+	 * not just in the host part: no part of an smtp URL has a use for one. */
+	if (strchr(auth, '@'))
 		return "a user name or password in the URL is not allowed: set smtp.username, and "
 		       "smtp.password_env or smtp.password_file";
 	colon = auth[0] == '[' ? memchr(auth, ']', (size_t)(end - auth)) : auth;

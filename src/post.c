@@ -48,6 +48,15 @@ static void normalize(struct nl_buf *b)
 	nl_buf_truncate(b, o);
 }
 
+/* Line breaks, escapes and other C0 controls (a tab is text). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return true;
+	return false;
+}
+
 /* A line that is exactly `---` (trailing spaces allowed). */
 static bool is_fence(const char *p, const char *end)
 {
@@ -150,15 +159,6 @@ static enum nl_err date_field(struct nl_post *p, const char *key, char **text, t
 	const struct nl_ynode *n = nl_ynode_get(p->meta, key);
 	return nl_errf(NL_EDATA, "%s:%d:%d: front matter: %s '%s' is not RFC 3339 or YYYY-MM-DD",
 		       p->path, n->line, n->col, key, *text);
-}
-
-/* Line breaks, escapes and other C0 controls (a tab is text). */
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
-			return true;
-	return false;
 }
 
 static enum nl_err typed_fields(struct nl_post *p)

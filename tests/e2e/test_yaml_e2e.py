@@ -149,7 +149,7 @@ def test_booleans_and_duplicate_config_keys_are_checked():
 
 def test_smtp_url_with_credentials_is_refused_without_printing_them():
     for url in ("smtp://alice:Hunter2Secret@mail.example.test:587",
-                "smtps://Hunter2Secret@mail.example.test"):
+                "smtps://Hunter2Secret@mail.example.test", "smtps://mail.example.test/Hunter2@x"):
         line, msg = config_error(f"smtp:\n  url: \"{url}\"\n")
         assert re.search(rf"config\.yml:{line + 1}:8: smtp\.url: .*user name or password", msg), msg
         assert "smtp.username" in msg and "smtp.password_env" in msg, msg
