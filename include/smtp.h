@@ -59,7 +59,7 @@ struct nl_smtp_job {
 /*
  * Where messages come from and where results go. next() is called with the
  * sender's lock held (the source need not be thread-safe); it fills job
- * (rcpt, msgid, msg) or sets *eof. attempt() runs just before each SMTP
+ * (rcpt, msgid, msg, optionally envelope_from) or sets *eof. attempt() runs just before each SMTP
  * transaction and result() after the final outcome; both may run on several
  * threads at once. An error from any of them stops the run.
  */

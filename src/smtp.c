@@ -751,7 +751,9 @@ static bool open_session(struct worker *w, struct nl_smtp_job *j)
 	pthread_cond_broadcast(&w->s->wake);
 	pthread_mutex_unlock(&w->s->lock);
 	enum nl_smtp_verdict v = session_verdict(w, rc);
-	gate_leave(w, v == NL_V_OK);
+	/* After a refusal the run stops before the gate reopens: nobody else tries. */
+	if (v != NL_V_STOP)
+		gate_leave(w, v == NL_V_OK);
 	switch (v) {
 	case NL_V_OK:
 		j->fresh = false;
@@ -759,6 +761,7 @@ static bool open_session(struct worker *w, struct nl_smtp_job *j)
 	case NL_V_STOP:
 		close_session(w, true);
 		refused(w, j, rc == CURLE_LOGIN_DENIED ? NL_STAGE_AUTH : NL_STAGE_CONNECT);
+		gate_leave(w, false);
 		return false;
 	default:
 		close_session(w, false);
