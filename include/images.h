@@ -7,8 +7,10 @@
 #include "buf.h"
 #include "nl.h"
 
-/* No image file larger than this is read (mail servers refuse far less). */
+/* No image file larger than this is read, nor more than NL_IMAGES_TOTAL
+ * embedded in one message (mail servers refuse far less). */
 #define NL_IMAGE_MAX ((size_t)20 << 20)
+#define NL_IMAGES_TOTAL ((size_t)30 << 20)
 
 /* Where a post's images may come from; every string is borrowed. */
 struct nl_image_place {
@@ -18,14 +20,20 @@ struct nl_image_place {
 };
 
 /*
- * The file a relative image URL names, checked: it must resolve (symlinks
- * followed, "." and ".." folded) to a regular file inside pl->dir or
- * pl->images_dir, and its content must be a PNG, JPEG, GIF, WebP, AVIF or
- * SVG image. *path receives the resolved path (the caller frees it), *type
- * its Content-Type. Errors say "post:LINE: image 'url': why".
+ * The file a relative image URL names, resolved (symlinks followed, "." and
+ * ".." folded): it must be inside pl->dir or pl->images_dir. *path receives
+ * it (the caller frees it). Errors say "post:LINE: image 'url' ...".
  */
-enum nl_err nl_image_resolve(const struct nl_image_place *pl, const char *url, int line,
-			     char **path, const char **type);
+enum nl_err nl_image_locate(const struct nl_image_place *pl, const char *url, int line,
+			    char **path);
+
+/*
+ * Check that the located file at path is a regular file whose content is a
+ * PNG, JPEG, GIF, WebP, AVIF or SVG image; *type receives its Content-Type.
+ * Errors name the post, line and url as nl_image_locate's do.
+ */
+enum nl_err nl_image_check(const struct nl_image_place *pl, const char *url, int line,
+			   const char *path, const char **type);
 
 /*
  * Read the image at path (as nl_image_resolve gave it) into data and check

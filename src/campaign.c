@@ -77,9 +77,21 @@ static enum nl_err image_found(struct nl_campaign *c, const char *url, int line,
 			return NL_OK;
 		}
 	}
-	enum nl_err e = nl_image_resolve(&pl, url, line, &path, &type);
-	if (e)
+	enum nl_err e = nl_image_locate(&pl, url, line, &path);
+	/* "a.png", "./a.png" and "x/../a.png" are one image: read and attached once. */
+	for (size_t i = 0; !e && i < c->nimages; i++) {
+		if (!strcmp(c->images[i].path, path)) {
+			free(path);
+			*out = &c->images[i];
+			return NL_OK;
+		}
+	}
+	if (!e)
+		e = nl_image_check(&pl, url, line, path, &type);
+	if (e) {
+		free(path);
 		return e;
+	}
 	struct image *im = realloc(c->images, (c->nimages + 1) * sizeof *im);
 	if (!im) {
 		free(path);
@@ -129,6 +141,7 @@ static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 
 static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 {
+	size_t total = 0;
 	for (size_t i = 0; i < c->nimages; i++) {
 		struct image *im = &c->images[i];
 		struct nl_buf data = NL_BUF_INIT, what = NL_BUF_INIT;
@@ -139,6 +152,9 @@ static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 		if (!e)
 			e = nl_image_read(what.data, im->path, &data, &type);
 		nl_buf_free(&what);
+		if (!e && (total += data.len) > NL_IMAGES_TOTAL)
+			e = nl_errf(NL_EDATA, "%s: images add up to more than %zu bytes: at most %zu",
+				    c->o.post->path, NL_IMAGES_TOTAL, NL_IMAGES_TOTAL);
 		if (e) {
 			nl_buf_free(&data);
 			return e;

@@ -143,23 +143,8 @@ enum nl_err nl_image_read(const char *what, const char *path, struct nl_buf *dat
 	return e;
 }
 
-/* The content check of nl_image_resolve, its messages naming the post's line. */
-static enum nl_err check_content(const struct nl_image_place *pl, const char *url, int line,
-				 const char *real, const char **type)
-{
-	struct nl_buf what = NL_BUF_INIT, data = NL_BUF_INIT;
-	enum nl_err e;
-
-	nl_buf_addf(&what, "%s:%d: image '%s'", pl->post, line, url);
-	if (!(e = nl_buf_err(&what)))
-		e = nl_image_read(what.data, real, &data, type);
-	nl_buf_free(&what);
-	nl_buf_free(&data);
-	return e;
-}
-
-enum nl_err nl_image_resolve(const struct nl_image_place *pl, const char *url, int line,
-			     char **path, const char **type)
+enum nl_err nl_image_locate(const struct nl_image_place *pl, const char *url, int line,
+			    char **path)
 {
 	struct nl_buf b = NL_BUF_INIT;
 	char real[PATH_MAX];
@@ -178,8 +163,22 @@ enum nl_err nl_image_resolve(const struct nl_image_place *pl, const char *url, i
 			    "there may be sent",
 			    pl->post, line, url, real,
 			    pl->images_dir && *pl->images_dir ? " and images_dir" : "");
-	else if (!(e = check_content(pl, url, line, real, type)) && !(*path = strdup(real)))
+	else if (!(*path = strdup(real)))
 		e = nl_errf(NL_ENOMEM, "out of memory");
 	nl_buf_free(&b);
+	return e;
+}
+
+enum nl_err nl_image_check(const struct nl_image_place *pl, const char *url, int line,
+			   const char *path, const char **type)
+{
+	struct nl_buf what = NL_BUF_INIT, data = NL_BUF_INIT;
+	enum nl_err e;
+
+	nl_buf_addf(&what, "%s:%d: image '%s'", pl->post, line, url);
+	if (!(e = nl_buf_err(&what)))
+		e = nl_image_read(what.data, path, &data, type);
+	nl_buf_free(&what);
+	nl_buf_free(&data);
 	return e;
 }

@@ -213,3 +213,19 @@ def test_images_dir_from_the_config_may_be_embedded():
         w.write("posts/p.md", post("Logo", "![logo](../secret.png)\n"))
         p, files = dry_run(w, "posts/p.md")
         assert p.returncode == 65 and "outside the post's folder and images_dir" in p.stderr
+
+
+def test_one_file_named_many_ways_is_attached_once():
+    names = ["a.png", "./a.png", "img/../a.png", ".//a.png"] * 50
+    with Workdir({"images": "embed"}, SUBS) as w:
+        w.write("a.png", PNG, "wb")
+        os.makedirs(w.path("img"))
+        w.write("p.md", post("Once", "".join(f"![x]({n})\n" for n in names)))
+        p, files = dry_run(w)
+        assert p.returncode == 0, p.stderr
+        msg = parse(read_eml(files[0]))
+        images = msg.get_payload()[1:]
+        assert len(images) == 1 and images[0].get_content() == PNG
+        cid = images[0]["Content-ID"].strip("<>")
+        _, html = parts(msg)
+        assert html.count(f'src="cid:{cid}"') == len(names)
