@@ -37,7 +37,7 @@ FUZZ_TIME ?= 600
 CORE_SRC := $(filter-out src/main.c src/cmd_%.c,$(SRC))
 PY := /usr/bin/python3
 
-.PHONY: all deps check check-asan unit demo bench install clean help fuzz
+.PHONY: all deps check check-asan unit demo bench install clean help fuzz fuzz-build
 
 all: $(BIN)
 
@@ -89,15 +89,27 @@ install: all
 	install -m 644 templates/* $(DESTDIR)$(PREFIX)/share/newsletter/templates/
 	install -m 644 docs/newsletter.1 $(DESTDIR)$(PREFIX)/share/man/man1/newsletter.1
 
-# Every harness under libFuzzer for FUZZ_TIME seconds each, one after another (needs clang).
-# New findings are written to build-fuzz/; add them to tests/fuzz/corpus/NAME/ once fixed.
-FUZZ_CFLAGS = -g -O1 -std=c17 -D_GNU_SOURCE -DNL_DATADIR='"$(PREFIX)/share/newsletter"' -Iinclude $(CPPFLAGS_PKG) -fsanitize=address,undefined
-fuzz: deps
-	mkdir -p build-fuzz
+# Every harness under libFuzzer for FUZZ_TIME seconds each, one after another (needs clang);
+# `make fuzz FUZZ_NAMES=list` runs one. Findings are written to build-fuzz/; once fixed, add
+# them to tests/fuzz/corpus/NAME/, which make check replays.
+FUZZ_CFLAGS = -g -O1 -std=c17 -D_GNU_SOURCE -DNL_DATADIR='"$(PREFIX)/share/newsletter"' -Iinclude \
+	$(CPPFLAGS_PKG) -fsanitize=address,undefined
+FUZZ_OBJ := $(CORE_SRC:src/%.c=build-fuzz/%.o)
+
+build-fuzz/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz-build: $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+
+fuzz: deps fuzz-build
 	for n in $(FUZZ_NAMES); do \
-	  clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o build-fuzz/fuzz_$$n tests/fuzz/fuzz_$$n.c $(CORE_SRC) $(LDLIBS) || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$n && cp tests/fuzz/corpus/$$n/* build-fuzz/corpus-$$n/; \
-	  (cd build-fuzz && ./fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 corpus-$$n) || exit 1; \
+	  (cd build-fuzz && ./fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=20 \
+	    -print_final_stats=1 corpus-$$n) || exit 1; \
 	done
 
 clean:
