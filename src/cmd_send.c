@@ -34,6 +34,7 @@ static const char help[] =
 	"  --smtp URL            relay for this run (smtp://HOST:PORT, smtps://HOST:PORT)\n"
 	"  --connections N       parallel SMTP connections\n"
 	"  --rate R              at most R messages per second, all connections together\n"
+	"                        (0: no limit; else 0.000278, one an hour, to 1000000)\n"
 	"  --log FILE            the send log (default: config 'log')\n"
 	"  --subscribers FILE    the subscriber list (default: config 'subscribers')\n"
 	"\n"
@@ -162,7 +163,11 @@ static int parse_opt(int c, struct send_args *a)
 	case O_SKIP_DOUBT: a->skip_in_doubt = true; return 0;
 	case O_RETRY_DOUBT: a->retry_in_doubt = true; return 0;
 	case O_CONNS: if (number(optarg, 1, 64, &v)) return -1; a->connections = (long)v; return 0;
-	case O_RATE: if (number(optarg, 0, 1e6, &v)) return -1; a->rate = v; return 0;
+	case O_RATE: /* as the config's smtp.rate: 0 (no limit), or one an hour to a million a second */
+		if (number(optarg, 0, 1e6, &v) || (v > 0 && v < 1.0 / 3600))
+			return -1;
+		a->rate = v;
+		return 0;
 	case O_LIMIT: if (number(optarg, 1, 1e12, &v)) return -1; a->limit = (long)v; return 0;
 	default: return -1;
 	}

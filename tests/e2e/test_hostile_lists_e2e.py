@@ -121,3 +121,11 @@ def test_what_was_confirmed_is_what_is_sent():
         rc, out = _confirm_after(w, append_in_place)
         assert rc == 65 and "changed in place" in out, (rc, out)
         assert srv.messages() == []
+
+
+def test_rate_on_the_command_line_is_range_checked_like_the_config():
+    with Workdir(subscribers="email\na@example.test\n") as w:
+        w.write("p.md", post("Hello"))
+        for bad in ("1e-300", "-1", "nan", "2e6"):
+            p = w.run("send", "p.md", "--yes", "--rate", bad, "--smtp", "smtp://127.0.0.1:9")
+            assert p.returncode == 64, (bad, p.returncode, p.stderr)
