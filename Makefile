@@ -103,6 +103,9 @@ build-fuzz/%.o: src/%.c $(wildcard include/*.h)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
+# The objects outlive each harness build (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJ)
+
 fuzz-build: $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
 
 fuzz: deps fuzz-build
