@@ -11,13 +11,14 @@ Both kinds run in parallel: unit binaries as subprocesses, end-to-end tests
 each in a worker of a process pool (every test makes its own temporary
 folder and picks free ports, so none shares a path or a port with another).
 Each test's output is captured and printed whole when it ends, so lines of
-two tests never interleave. The last line is the total:
+two tests never interleave. The longest tests (as timed last time, in
+UNITDIR/e2e-times.json) start first. The last line is the total:
 "N passed, N failed, N skipped".
 
 Usage: run.py [-k SUBSTRING] [-x] [-j JOBS]
   -k SUBSTRING  only the tests whose name contains it
   -x            stop after the first failure (tests already running finish)
-  -j JOBS       parallel workers (default: NL_TEST_JOBS, else 2 to 4 by CPUs)
+  -j JOBS       parallel workers (default: NL_TEST_JOBS, else twice the CPUs, 2 to 4)
 """
 import concurrent.futures as cf
 import glob
