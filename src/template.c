@@ -444,25 +444,29 @@ static enum nl_err bind_range(struct bind *b, size_t i, size_t end)
 	return e;
 }
 
-/* Names inside sections that were false are checked too, so a typo never hides. */
+/* Names inside sections that were false are checked too, so a typo never
+ * hides. One pass with a stack of the sections around each node (the parser
+ * nests them at most 32 deep), so a long template is not checked in n^2. */
 static enum nl_err check_names(struct bind *b)
 {
+	size_t open[32], nopen = 0, listy = 0;
+	bool is_listy[32];
 	for (size_t i = 0; i < b->t->n; i++) {
 		const struct tnode *nd = &b->t->nodes[i];
-		if (nd->kind == T_TEXT || !strcmp(nd->text, ".") || b->dyn(b->dctx, nd->text) >= 0)
+		while (nopen && b->t->nodes[open[nopen - 1]].end <= i)
+			listy -= is_listy[--nopen];
+		if (nd->kind == T_TEXT)
 			continue;
-		if (nl_ynode_path(b->scope[0], nd->text))
-			continue;
-		bool in_list = false; /* names relative to a list item cannot be checked */
-		for (size_t j = 0; j < i; j++) {
-			const struct tnode *o = &b->t->nodes[j];
-			if ((o->kind == T_SEC) && o->end > i) {
-				const struct nl_ynode *v = nl_ynode_path(b->scope[0], o->text);
-				in_list |= !v || v->kind != NL_Y_SCALAR;
-			}
-		}
-		if (!in_list || strchr(nd->text, '.'))
+		const struct nl_ynode *v = nl_ynode_path(b->scope[0], nd->text);
+		/* names relative to a list item cannot be checked */
+		if (!v && strcmp(nd->text, ".") && b->dyn(b->dctx, nd->text) < 0 &&
+		    (!listy || strchr(nd->text, '.')))
 			return unknown(b, nd);
+		if ((nd->kind == T_SEC || nd->kind == T_INV) && nopen < NL_ARRAY_LEN(open)) {
+			is_listy[nopen] = nd->kind == T_SEC && (!v || v->kind != NL_Y_SCALAR);
+			listy += is_listy[nopen];
+			open[nopen++] = i;
+		}
 	}
 	return NL_OK;
 }

@@ -229,3 +229,21 @@ def test_one_file_named_many_ways_is_attached_once():
         cid = images[0]["Content-ID"].strip("<>")
         _, html = parts(msg)
         assert html.count(f'src="cid:{cid}"') == len(names)
+
+
+def test_long_template_is_checked_in_one_pass():
+    items = "[{a: 1}, {a: 2}]"
+    with Workdir(None, SUBS) as w:
+        os.makedirs(w.path("tpl"))
+        # 200,000 names relative to the list item: each was checked against
+        # every node before it (20 s and more); now one pass
+        w.write("tpl/email.html", "{{{content}}}{{#items}}" + "{{a}}" * 200000 + "{{/items}}\n")
+        w.write("tpl/email.txt", "{{{content}}}\n")
+        w.write_config({"templates": "tpl"})
+        w.write("p.md", post("T", "Hi.\n", items=items))
+        t0 = time.monotonic()
+        p, files = dry_run(w)
+        assert p.returncode == 0 and len(files) == 1, p.stderr
+        assert time.monotonic() - t0 < 8
+        _, html = parts(parse(read_eml(files[0])))
+        assert "1" * 200000 + "2" * 200000 in html
