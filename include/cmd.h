@@ -6,10 +6,10 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "config.h"
 #include "nl.h"
-#include "post.h"
-#include "subscriber.h"
+
+struct nl_config;
+struct nl_post;
 
 /* What main parsed before the subcommand; owned by main. */
 struct nl_cli {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "log.h"
 #include "sendlog.h"
 

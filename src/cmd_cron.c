@@ -7,6 +7,8 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "datetime.h"
 #include "log.h"
 #include "schedule.h"

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "fsutil.h"
 #include "log.h"
 #include "campaign.h"

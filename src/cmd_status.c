@@ -4,6 +4,8 @@
 #include <strings.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "sendlog.h"
 #include "recipients.h"
 #include "subscriber.h"

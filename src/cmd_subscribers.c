@@ -9,6 +9,8 @@
 #include "addrmap.h"
 #include "buf.h"
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "fsutil.h"
 #include "import.h"
 #include "log.h"

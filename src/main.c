@@ -7,6 +7,8 @@
 #include <sysexits.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "post.h"
 #include "log.h"
 
 static const char usage[] =
