@@ -75,7 +75,8 @@ struct nl_sub {
 	const char *const *cols;/* the same fields, for readers */
 	const char *email;	/* f[NL_COL_EMAIL], trimmed */
 	const char *name;	/* f[NL_COL_NAME] with control characters made spaces */
-	const char *token;	/* f[NL_COL_TOKEN], or the derived token if the row has none */
+	const char *token;	/* f[NL_COL_TOKEN]; for a row without one, the derived token when the
+				   list was opened with fill_tokens, else "" (the message builder derives it) */
 	enum nl_status status;	/* of f[NL_COL_STATUS]; "" is active */
 	enum nl_skip skip;	/* what the row alone says (NONE through STATUS) */
 	const char *why;	/* details for NL_SKIP_BAD_ADDRESS */
@@ -92,6 +93,7 @@ const char *nl_skip_text(const struct nl_sub *row, enum nl_skip skip);
 
 struct nl_list_opts {
 	const char *secret, *list_id;	/* for tokens of rows without one */
+	bool fill_tokens;		/* derive the token of a row without one (a writer keeps it) */
 	bool missing_ok;		/* a list that does not exist yet has no rows */
 	volatile sig_atomic_t *interrupted; /* reading stops with NL_EINTERRUPTED once set */
 };
@@ -109,6 +111,11 @@ enum nl_err nl_list_open(const char *path, const struct nl_list_opts *o, struct 
 void nl_list_close(struct nl_list *l);
 /* The next row, or *eof. NL_EDATA only for what makes the rest unreadable (a broken quote). */
 enum nl_err nl_list_next(struct nl_list *l, struct nl_sub **row, bool *eof);
+/*
+ * The next row's address and status only, trimmed, without the checks of
+ * nl_list_next: for a quick first pass. Valid until the next call.
+ */
+enum nl_err nl_list_skim(struct nl_list *l, const char **email, enum nl_status *status, bool *eof);
 /* Back to the first row of the same open file (a list replaced meanwhile is not seen). */
 enum nl_err nl_list_rewind(struct nl_list *l);
 const char *nl_list_path(const struct nl_list *l);

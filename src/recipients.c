@@ -107,17 +107,18 @@ static bool in_audience(const struct nl_recipients *r, const struct nl_sub *row)
 
 /* ---- the walk ---- */
 
-/* The first read: how many rows, and which addresses some row suppresses. */
+/* The first read: how many rows, and which addresses some row suppresses (any spelling). */
 static enum nl_err prescan(struct nl_recipients *r)
 {
-	struct nl_sub *row;
+	const char *email;
+	enum nl_status st;
 	bool eof = false;
 	enum nl_err e;
-	while (!(e = nl_list_next(r->list, &row, &eof)) && !eof) {
+	while (!(e = nl_list_skim(r->list, &email, &st, &eof)) && !eof) {
 		r->rows++;
-		if (row->skip != NL_SKIP_STATUS || !nl_status_suppressed(row->status))
+		if (!nl_status_suppressed(st) || !*email)
 			continue;
-		uint64_t h = nl_addr_hash(row->email);
+		uint64_t h = nl_addr_hash(email);
 		if ((e = nl_addrmap_set_hash(r->map, h, (uint8_t)(nl_addrmap_get_hash(r->map, h) | SUPPRESSED))))
 			return e;
 	}

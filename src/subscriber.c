@@ -312,7 +312,7 @@ static void normalize(struct nl_list *l, struct nl_sub *r)
 		f[NL_COL_STATUS] = nl_status_name(r->status);
 	r->email = f[NL_COL_EMAIL];
 	r->token = f[NL_COL_TOKEN];
-	if (!*r->token && *r->email) {
+	if (!*r->token && *r->email && l->o.fill_tokens) {
 		nl_token_derived(l->o.secret ? l->o.secret : "", l->o.list_id ? l->o.list_id : "",
 				 r->email, l->token);
 		r->token = f[NL_COL_TOKEN] = l->token; /* a rewrite keeps it */
@@ -352,6 +352,29 @@ enum nl_err nl_list_next(struct nl_list *l, struct nl_sub **row, bool *eof)
 	normalize(l, &l->row);
 	*row = &l->row;
 	return nl_buf_err(&l->name);
+}
+
+enum nl_err nl_list_skim(struct nl_list *l, const char **email, enum nl_status *status, bool *eof)
+{
+	struct nl_csv *c = &l->csv;
+	enum nl_err e;
+	*email = "";
+	*status = NL_STATUS_ACTIVE;
+	*eof = true;
+	if (!l->f || !l->nfile)
+		return NL_OK;
+	if (l->o.interrupted && *l->o.interrupted && !(l->rows & 1023))
+		return nl_errf(NL_EINTERRUPTED, "%s: interrupted while reading the list", l->path);
+	if ((e = nl_csv_next(c, eof)) || *eof)
+		return e;
+	l->rows++;
+	for (size_t i = 0; i < c->nfields && i < l->nfile; i++) {
+		if (l->map[i] == NL_COL_EMAIL)
+			*email = nl_field_trim(c->fields[i]);
+		else if (l->map[i] == NL_COL_STATUS)
+			*status = nl_status_parse(nl_field_trim(c->fields[i]));
+	}
+	return NL_OK;
 }
 
 const char *nl_list_path(const struct nl_list *l)

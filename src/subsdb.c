@@ -105,7 +105,7 @@ static int find_col(const struct nl_subsdb *db, const char *name)
 /* The old list through the one reader; the output starts with its columns. */
 static enum nl_err open_old(struct nl_subsdb *db)
 {
-	struct nl_list_opts lo = {.secret = db->o.secret, .list_id = db->o.list_id,
+	struct nl_list_opts lo = {.secret = db->o.secret, .list_id = db->o.list_id, .fill_tokens = true,
 				  .missing_ok = db->o.write || db->o.missing_ok};
 	size_t idx;
 	enum nl_err e = nl_list_open(db->path, &lo, &db->list);
