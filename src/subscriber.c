@@ -326,19 +326,27 @@ static void normalize(struct nl_list *l, struct nl_sub *r)
 	r->skip = verdict(l, r);
 }
 
-enum nl_err nl_list_next(struct nl_list *l, struct nl_sub **row, bool *eof)
+/* The next record of the file, or *eof; a pending interruption is noticed every 1024 rows. */
+static enum nl_err next_record(struct nl_list *l, bool *eof)
 {
-	struct nl_csv *c = &l->csv;
-	enum nl_err e;
-	*row = NULL;
 	*eof = true;
 	if (!l->f || !l->nfile)
 		return NL_OK;
 	if (l->o.interrupted && *l->o.interrupted && !(l->rows & 1023))
 		return nl_errf(NL_EINTERRUPTED, "%s: interrupted while reading the list", l->path);
-	if ((e = nl_csv_next(c, eof)) || *eof)
+	enum nl_err e = nl_csv_next(&l->csv, eof);
+	if (!e && !*eof)
+		l->rows++;
+	return e;
+}
+
+enum nl_err nl_list_next(struct nl_list *l, struct nl_sub **row, bool *eof)
+{
+	struct nl_csv *c = &l->csv;
+	enum nl_err e;
+	*row = NULL;
+	if ((e = next_record(l, eof)) || *eof)
 		return e;
-	l->rows++;
 	for (size_t i = 0; i < l->ncols; i++)
 		l->fields[i] = "";
 	for (size_t i = 0; i < c->nfields && i < l->nfile; i++) {
@@ -360,14 +368,8 @@ enum nl_err nl_list_skim(struct nl_list *l, const char **email, enum nl_status *
 	enum nl_err e;
 	*email = "";
 	*status = NL_STATUS_ACTIVE;
-	*eof = true;
-	if (!l->f || !l->nfile)
-		return NL_OK;
-	if (l->o.interrupted && *l->o.interrupted && !(l->rows & 1023))
-		return nl_errf(NL_EINTERRUPTED, "%s: interrupted while reading the list", l->path);
-	if ((e = nl_csv_next(c, eof)) || *eof)
+	if ((e = next_record(l, eof)) || *eof)
 		return e;
-	l->rows++;
 	for (size_t i = 0; i < c->nfields && i < l->nfile; i++) {
 		if (l->map[i] == NL_COL_EMAIL)
 			*email = nl_field_trim(c->fields[i]);
