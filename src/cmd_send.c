@@ -20,8 +20,9 @@
 static const char help[] =
 	"usage: newsletter send POST.md [options]\n"
 	"\n"
-	"Sends the post to every active subscriber, one message each, and records\n"
-	"every send in the log. Running it again resumes: nobody gets it twice.\n"
+	"Sends the post to every active subscriber (of its front matter's audience,\n"
+	"if it names one), one message each, and records every send in the log.\n"
+	"Running it again resumes: nobody gets it twice.\n"
 	"\n"
 	"  -y, --yes             do not ask for confirmation (required without a terminal)\n"
 	"  --dry-run[=DIR]       write each reader's message to DIR/NNNNNN-ADDRESS.eml\n"
