@@ -32,6 +32,8 @@ struct nl_message {
 	size_t nr, rcap, body_len;
 	struct nl_buf scratch[2];
 	bool failed;		/* an index could not grow */
+	nl_message_signer sign;
+	const void *sign_ctx;
 	char id[NL_MSGID_MAX];
 	char env[NL_ENVELOPE_MAX];
 };
@@ -67,6 +69,8 @@ void nl_message_reset(struct nl_message *m)
 	nl_buf_reset(&m->own);
 	m->nf = m->nr = m->mark = m->body_len = 0;
 	m->failed = false;
+	m->sign = NULL;
+	m->sign_ctx = NULL;
 	m->id[0] = m->env[0] = 0;
 }
 
@@ -330,7 +334,24 @@ struct nl_buf *nl_message_scratch(struct nl_message *m, int i)
 	return &m->scratch[i ? 1 : 0];
 }
 
+size_t nl_message_body_runs(const struct nl_message *m)
+{
+	return m->nr;
+}
+
+struct nl_str nl_message_body_run(const struct nl_message *m, size_t i)
+{
+	struct nl_str s = {m->r[i].p ? m->r[i].p : m->own.data + m->r[i].off, m->r[i].len};
+	return s;
+}
+
 /* ---- the last step ---- */
+
+void nl_message_set_signer(struct nl_message *m, nl_message_signer fn, const void *ctx)
+{
+	m->sign = fn;
+	m->sign_ctx = ctx;
+}
 
 enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *envelope_from,
 				size_t cap)
@@ -348,11 +369,14 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 			return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
 		memcpy(envelope_from, m->env, n + 1);
 	}
-	/*
-	 * DKIM signs here: the body runs give the body hash, the fields are
-	 * canonicalized from nl_message_hdr_name/value, and the signature goes
-	 * in front (NL_HDR_PREPEND) before the bytes are written below.
-	 */
+	/* A signature over an older state would be wrong: a new one replaces it. */
+	if (m->sign) {
+		nl_message_hdr_remove(m, "DKIM-Signature");
+		if ((e = m->sign(m->sign_ctx, m)))
+			return e;
+		if (m->failed || (e = nl_buf_err(&m->hdrs)))
+			return e ? e : nl_errf(NL_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < m->nf; i++)
 		total += m->f[i].len;
 	if (!nl_buf_grow(out, total + m->body_len))
