@@ -201,10 +201,36 @@ static void body_flush(struct nl_dkim_body *st, struct nl_buf *out)
 	st->any = true;
 }
 
+/*
+ * How many bytes from p[i] on pass through unchanged: no CR or tab, and a
+ * space only as a single one between other bytes. Most of a body is such
+ * runs, copied whole instead of byte by byte.
+ */
+static size_t plain_run(const char *p, size_t i, size_t n)
+{
+	size_t j = i;
+	while (j < n) {
+		char c = p[j];
+		if (c == '\r' || c == '\t')
+			break;
+		if (c == ' ' && (j == i || j + 1 >= n || is_wsp(p[j + 1]) || p[j + 1] == '\r'))
+			break;
+		j++;
+	}
+	return j - i;
+}
+
 void nl_dkim_body_add(struct nl_dkim_body *st, struct nl_buf *out, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
+		size_t run = st->cr ? 0 : plain_run(p, i, n);
+		if (run) {
+			body_flush(st, out);
+			nl_buf_add(out, p + i, run);
+			i += run - 1;
+			continue;
+		}
 		if (st->cr) {
 			st->cr = false;
 			if (c == '\n') {

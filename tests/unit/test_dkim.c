@@ -79,6 +79,8 @@ static void test_body_canon(void)
 	check_body(".dot\r\n..two\r\n", ".dot\r\n..two\r\n");
 	check_body("a\rb\r\n", "a\rb\r\n");
 	check_body("a\r", "a\r\r\n");
+	check_body("a b  c d\t e \r\n f", "a b c d e\r\n f\r\n");
+	check_body(" a b \r\n", " a b\r\n");
 }
 
 static void test_empty_body_hash(void)
