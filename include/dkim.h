@@ -7,7 +7,6 @@
 
 #include "buf.h"
 #include "config.h"
-#include "message.h"
 #include "nl.h"
 
 /*
@@ -27,13 +26,14 @@ enum nl_err nl_dkim_load(const struct nl_config *cfg, struct nl_dkim **out);
 void nl_dkim_free(struct nl_dkim *d);
 
 /*
- * An nl_message_signer (ctx is a struct nl_dkim): prepends one
- * DKIM-Signature field per key, relaxed/relaxed, sha256, over From (twice,
+ * An nl_message_signer (ctx is a struct nl_dkim): signs the finished
+ * message at out[start..] and inserts one DKIM-Signature field per key at
+ * start, relaxed/relaxed, sha256, over From (twice,
  * so a second From cannot be added), To, Subject, Date, Message-ID,
  * MIME-Version, Content-Type, List-Id, List-Unsubscribe,
  * List-Unsubscribe-Post and Reply-To, those present.
  */
-enum nl_err nl_dkim_sign(const void *ctx, struct nl_message *m);
+enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start);
 
 /* ---- canonicalization, exposed for tests ---- */
 
@@ -51,7 +51,7 @@ void nl_dkim_body_init(struct nl_dkim_body *st);
 void nl_dkim_body_add(struct nl_dkim_body *st, struct nl_buf *out, const char *p, size_t n);
 void nl_dkim_body_end(struct nl_dkim_body *st, struct nl_buf *out);
 
-/* bh=: base64 of sha256 over the relaxed body of m, into out (at least 45 bytes). */
-enum nl_err nl_dkim_body_hash(const struct nl_message *m, char *out, size_t cap);
+/* bh=: base64 of sha256 over the relaxed form of body p[0..n), into out (at least 45 bytes). */
+enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap);
 
 #endif

@@ -101,28 +101,24 @@ struct nl_buf *nl_message_body_buf(struct nl_message *m);
 struct nl_buf *nl_message_scratch(struct nl_message *m, int i);
 
 /*
- * The body as runs of bytes, in order (finalize joins them): for a signer
- * that hashes the body without a copy. Valid until the message changes.
+ * A signer adds fields computed over the finished bytes (DKIM): called by
+ * nl_message_finalize() on what it just wrote to out (from start), it
+ * inserts its fields at start. ctx is borrowed and must outlive the
+ * message's use; NULL fn signs nothing. Reset clears it. The SMTP sender
+ * takes the signer out (nl_message_signer_get, then set to NULL) and signs
+ * each finalized job on its connection's thread instead, in parallel.
  */
-size_t nl_message_body_runs(const struct nl_message *m);
-struct nl_str nl_message_body_run(const struct nl_message *m, size_t i);
-
-/*
- * A signer adds fields computed over the finished message (DKIM): called
- * by nl_message_finalize() with every field and the whole body in place,
- * after any earlier DKIM-Signature fields are dropped. ctx is borrowed and
- * must outlive the message's use; NULL fn signs nothing. Reset clears it.
- */
-typedef enum nl_err (*nl_message_signer)(const void *ctx, struct nl_message *m);
+typedef enum nl_err (*nl_message_signer)(const void *ctx, struct nl_buf *out, size_t start);
 void nl_message_set_signer(struct nl_message *m, nl_message_signer fn, const void *ctx);
+nl_message_signer nl_message_signer_get(const struct nl_message *m, const void **ctx);
 
 /*
  * The one last step every output goes through: SMTP, a proof copy, a dry
  * run's .eml and the preview's .eml are all these bytes. Appends the header
  * fields in order, the blank line and the body to out, and copies the
  * envelope sender into envelope_from (cap bytes; NULL when the output has no
- * envelope, as for files). The signer (if set) prepends its
- * DKIM-Signature fields here; a per-message envelope sender (VERP) is to be
+ * envelope, as for files). The signer (if set) then prepends its
+ * DKIM-Signature fields to those bytes; a per-message envelope sender (VERP) is to be
  * made here too. Errors: NL_ENOMEM (any
  * earlier append failed too), NL_EDATA (the envelope sender does not fit).
  * Finalizing twice gives the same bytes (with a signer: within one second,

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "mime.h"
 #include "ynode.h"
 
 /* RFC 8301: RSA keys below 1024 bits are invalid; we ask for 2048 as the sender. */
@@ -283,8 +284,8 @@ static void b64(const unsigned char *p, size_t n, char *out, size_t cap)
 	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
 }
 
-/* The body is hashed run by run through a small buffer: never copied whole. */
-enum nl_err nl_dkim_body_hash(const struct nl_message *m, char *out, size_t cap)
+/* The body is canonicalized in pieces through a small buffer: never copied whole. */
+enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -297,15 +298,11 @@ enum nl_err nl_dkim_body_hash(const struct nl_message *m, char *out, size_t cap)
 		return crypto_fail("sha256");
 	}
 	nl_dkim_body_init(&st);
-	for (size_t i = 0; i < nl_message_body_runs(m); i++) {
-		struct nl_str r = nl_message_body_run(m, i);
-		for (size_t off = 0; off < r.len; off += 8192) {
-			size_t n = r.len - off < 8192 ? r.len - off : 8192;
-			nl_dkim_body_add(&st, &b, r.p + off, n);
-			if (b.len && !EVP_DigestUpdate(ctx, b.data, b.len))
-				e = crypto_fail("sha256");
-			nl_buf_reset(&b);
-		}
+	for (size_t off = 0; off < n && !e; off += 16384) {
+		nl_dkim_body_add(&st, &b, p + off, n - off < 16384 ? n - off : 16384);
+		if (b.len && !EVP_DigestUpdate(ctx, b.data, b.len))
+			e = crypto_fail("sha256");
+		nl_buf_reset(&b);
 	}
 	nl_dkim_body_end(&st, &b);
 	if (!e)
@@ -319,15 +316,47 @@ enum nl_err nl_dkim_body_hash(const struct nl_message *m, char *out, size_t cap)
 	return e;
 }
 
+/* One header field of the finished message: name, and value after the colon without its CRLF. */
+struct field {
+	struct nl_str name, value;
+};
+
+/* More fields than this is not a message we built. */
+#define MAX_FIELDS 256
+
+/*
+ * The header fields of msg[0..n) (a field ends at a CRLF not followed by
+ * white space; the header ends at an empty line), and where the body starts.
+ */
+static enum nl_err split(const char *msg, size_t n, struct field *f, size_t *nf, size_t *body)
+{
+	size_t i = 0;
+	*nf = 0;
+	while (i + 1 < n && !(msg[i] == '\r' && msg[i + 1] == '\n')) {
+		const char *colon = memchr(msg + i, ':', n - i);
+		size_t end = i;
+		while (end + 2 < n && !(msg[end] == '\r' && msg[end + 1] == '\n' && !is_wsp(msg[end + 2])))
+			end++;
+		if (!colon || (size_t)(colon - msg) > end || end + 2 >= n || *nf == MAX_FIELDS)
+			return nl_errf(NL_EINTERNAL, "DKIM: the message's header cannot be signed");
+		f[*nf].name = (struct nl_str){msg + i, (size_t)(colon - msg) - i};
+		f[*nf].value = (struct nl_str){colon + 1, end - (size_t)(colon + 1 - msg)};
+		(*nf)++;
+		i = end + 2;
+	}
+	if (i + 1 >= n)
+		return nl_errf(NL_EINTERNAL, "DKIM: the message has no end of header");
+	*body = i + 2;
+	return NL_OK;
+}
+
 /* The field that the k-th listing of name (0 first) signs: instances count from the bottom. */
-static long nth_from_bottom(const struct nl_message *m, const char *name, size_t k)
+static long nth_from_bottom(const struct field *f, size_t nf, const char *name, size_t k)
 {
 	size_t n = strlen(name);
-	for (size_t i = nl_message_hdr_count(m); i-- > 0;) {
-		struct nl_str s = nl_message_hdr_name(m, i);
-		if (s.len == n && !strncasecmp(s.p, name, n) && k-- == 0)
+	for (size_t i = nf; i-- > 0;)
+		if (f[i].name.len == n && !strncasecmp(f[i].name.p, name, n) && k-- == 0)
 			return (long)i;
-	}
 	return -1;
 }
 
@@ -336,8 +365,8 @@ static long nth_from_bottom(const struct nl_message *m, const char *name, size_t
  * order. A space now and then in h= (FWS is allowed around its colons) lets
  * the field fold within 78 columns.
  */
-static void sig_tags(const struct nl_dkim *d, const struct key *k, const struct nl_message *m,
-		     const char *bh, struct nl_buf *tags, struct nl_buf *hdrs)
+static void sig_tags(const struct nl_dkim *d, const struct key *k, const struct field *f,
+		     size_t nf, const char *bh, struct nl_buf *tags, struct nl_buf *hdrs)
 {
 	size_t seg;
 	bool first = true;
@@ -347,9 +376,10 @@ static void sig_tags(const struct nl_dkim *d, const struct key *k, const struct 
 	seg = tags->len;
 	for (size_t i = 0; i <= NL_ARRAY_LEN(signed_names); i++) {
 		/* The last turn lists From again: a second From would break the signature. */
-		const char *name = i < NL_ARRAY_LEN(signed_names) ? signed_names[i] : "From";
-		long at = nth_from_bottom(m, name, i < NL_ARRAY_LEN(signed_names) ? 0 : 1);
-		if (at < 0 && i < NL_ARRAY_LEN(signed_names))
+		bool again = i == NL_ARRAY_LEN(signed_names);
+		const char *name = again ? "From" : signed_names[i];
+		long at = nth_from_bottom(f, nf, name, again ? 1 : 0);
+		if (at < 0 && !again)
 			continue;
 		if (!first) {
 			nl_buf_addc(tags, ':');
@@ -361,8 +391,7 @@ static void sig_tags(const struct nl_dkim *d, const struct key *k, const struct 
 		first = false;
 		nl_buf_adds(tags, name);
 		if (at >= 0)
-			nl_dkim_canon_header(hdrs, nl_message_hdr_name(m, (size_t)at),
-					     nl_message_hdr_value(m, (size_t)at));
+			nl_dkim_canon_header(hdrs, f[at].name, f[at].value);
 	}
 	nl_buf_addf(tags, "; bh=%s; b=", bh);
 }
@@ -392,51 +421,70 @@ static enum nl_err sign_data(const struct key *k, const struct nl_buf *data, uns
 	return ok ? NL_OK : crypto_fail(k->ed25519 ? "Ed25519 signing" : "RSA signing");
 }
 
-/* One DKIM-Signature field for key k, on top. */
-static enum nl_err sign_one(const struct nl_dkim *d, const struct key *k, struct nl_message *m,
-			    const char *bh, struct nl_buf *tags, struct nl_buf *hdrs)
+/* One DKIM-Signature field for key k, appended to sigs (encoded and folded as mime.h does). */
+static enum nl_err sign_one(const struct nl_dkim *d, const struct key *k, const struct field *f,
+			    size_t nf, const char *bh, struct nl_buf *sigs)
 {
 	unsigned char sig[1024];
 	char b[1400];
 	size_t siglen = sizeof sig;
+	struct nl_buf tags = NL_BUF_INIT, hdrs = NL_BUF_INIT;
 	enum nl_err e;
 	static const char name[] = "DKIM-Signature";
-	nl_buf_reset(tags);
-	nl_buf_reset(hdrs);
-	sig_tags(d, k, m, bh, tags, hdrs);
+	sig_tags(d, k, f, nf, bh, &tags, &hdrs);
 	/* Last, this field itself with b= empty, and without its CRLF (RFC 6376 3.7). */
-	nl_dkim_canon_header(hdrs, (struct nl_str){name, sizeof name - 1},
-			     (struct nl_str){tags->data, tags->len});
-	nl_buf_truncate(hdrs, hdrs->len - 2);
-	if ((e = nl_buf_err(tags)) || (e = nl_buf_err(hdrs)))
-		return e;
-	if ((size_t)EVP_PKEY_get_size(k->pkey) > sizeof sig)
-		return crypto_fail("a key this large");
-	if ((e = sign_data(k, hdrs, sig, &siglen)))
-		return e;
-	b64(sig, siglen, b, sizeof b);
-	/* Spaces inside b= are allowed (FWS) and ignored: they are where it folds. */
-	for (size_t off = 0, n = strlen(b); off < n; off += B64_CHUNK) {
-		if (off)
-			nl_buf_addc(tags, ' ');
-		nl_buf_add(tags, b + off, n - off < B64_CHUNK ? n - off : B64_CHUNK);
+	nl_dkim_canon_header(&hdrs, (struct nl_str){name, sizeof name - 1},
+			     (struct nl_str){tags.data, tags.len});
+	nl_buf_truncate(&hdrs, hdrs.len - 2);
+	if (!(e = nl_buf_err(&tags)) && !(e = nl_buf_err(&hdrs)) &&
+	    (size_t)EVP_PKEY_get_size(k->pkey) > sizeof sig)
+		e = crypto_fail("a key this large");
+	if (!e && !(e = sign_data(k, &hdrs, sig, &siglen))) {
+		b64(sig, siglen, b, sizeof b);
+		/* Spaces inside b= are allowed (FWS) and ignored: they are where it folds. */
+		for (size_t off = 0, n = strlen(b); off < n; off += B64_CHUNK) {
+			if (off)
+				nl_buf_addc(&tags, ' ');
+			nl_buf_add(&tags, b + off, n - off < B64_CHUNK ? n - off : B64_CHUNK);
+		}
+		nl_buf_addc(&tags, 0);
+		if (!(e = nl_buf_err(&tags)))
+			nl_hdr_raw(sigs, name, tags.data);
 	}
-	nl_buf_addc(tags, 0);
-	if ((e = nl_buf_err(tags)))
-		return e;
-	return nl_message_hdr_raw(m, NL_HDR_PREPEND, name, tags->data);
-}
-
-enum nl_err nl_dkim_sign(const void *ctx, struct nl_message *m)
-{
-	const struct nl_dkim *d = ctx;
-	char bh[64];
-	struct nl_buf tags = NL_BUF_INIT, hdrs = NL_BUF_INIT;
-	enum nl_err e = nl_dkim_body_hash(m, bh, sizeof bh);
-	/* Each signature covers the same fields: never the other DKIM-Signature. */
-	for (size_t i = d->nk; !e && i-- > 0;)
-		e = sign_one(d, &d->k[i], m, bh, &tags, &hdrs);
 	nl_buf_free(&tags);
 	nl_buf_free(&hdrs);
+	return e;
+}
+
+/* Put n bytes at out[start], moving what was there up. */
+static enum nl_err insert(struct nl_buf *out, size_t start, const char *p, size_t n)
+{
+	size_t tail = out->len - start;
+	nl_buf_add(out, p, n); /* room; the bytes are moved into place below */
+	if (nl_buf_err(out))
+		return nl_buf_err(out);
+	memmove(out->data + start + n, out->data + start, tail);
+	memcpy(out->data + start, p, n);
+	return NL_OK;
+}
+
+enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start)
+{
+	const struct nl_dkim *d = ctx;
+	struct field f[MAX_FIELDS];
+	size_t nf = 0, body = 0;
+	char bh[64];
+	struct nl_buf sigs = NL_BUF_INIT;
+	const char *msg = out->data + start;
+	size_t n = out->len - start;
+	enum nl_err e = split(msg, n, f, &nf, &body);
+	if (!e)
+		e = nl_dkim_body_hash(msg + body, n - body, bh, sizeof bh);
+	/* Each signature covers the same fields: never the other DKIM-Signature. */
+	for (size_t i = 0; !e && i < d->nk; i++)
+		e = sign_one(d, &d->k[i], f, nf, bh, &sigs);
+	if (!e && !(e = nl_buf_err(&sigs)))
+		e = insert(out, start, sigs.data, sigs.len);
+	nl_buf_free(&sigs);
 	return e;
 }

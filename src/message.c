@@ -334,23 +334,18 @@ struct nl_buf *nl_message_scratch(struct nl_message *m, int i)
 	return &m->scratch[i ? 1 : 0];
 }
 
-size_t nl_message_body_runs(const struct nl_message *m)
-{
-	return m->nr;
-}
-
-struct nl_str nl_message_body_run(const struct nl_message *m, size_t i)
-{
-	struct nl_str s = {m->r[i].p ? m->r[i].p : m->own.data + m->r[i].off, m->r[i].len};
-	return s;
-}
-
 /* ---- the last step ---- */
 
 void nl_message_set_signer(struct nl_message *m, nl_message_signer fn, const void *ctx)
 {
 	m->sign = fn;
 	m->sign_ctx = ctx;
+}
+
+nl_message_signer nl_message_signer_get(const struct nl_message *m, const void **ctx)
+{
+	*ctx = m->sign_ctx;
+	return m->sign;
 }
 
 enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *envelope_from,
@@ -369,14 +364,7 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 			return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
 		memcpy(envelope_from, m->env, n + 1);
 	}
-	/* A signature over an older state would be wrong: a new one replaces it. */
-	if (m->sign) {
-		nl_message_hdr_remove(m, "DKIM-Signature");
-		if ((e = m->sign(m->sign_ctx, m)))
-			return e;
-		if (m->failed || (e = nl_buf_err(&m->hdrs)))
-			return e ? e : nl_errf(NL_ENOMEM, "out of memory");
-	}
+	size_t start = out->len;
 	for (size_t i = 0; i < m->nf; i++)
 		total += m->f[i].len;
 	if (!nl_buf_grow(out, total + m->body_len))
@@ -386,5 +374,8 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 	nl_buf_add(out, "\r\n", 2);
 	for (size_t i = 0; i < m->nr; i++)
 		nl_buf_add(out, m->r[i].p ? m->r[i].p : m->own.data + m->r[i].off, m->r[i].len);
-	return nl_buf_err(out);
+	/* Signed over the very bytes every output gets: nothing can differ. */
+	if (!(e = nl_buf_err(out)) && m->sign)
+		e = m->sign(m->sign_ctx, out, start);
+	return e;
 }
