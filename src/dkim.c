@@ -32,6 +32,7 @@ struct key {
 };
 
 struct nl_dkim {
+	EVP_MD *sha256;		/* fetched once: an implicit fetch per call takes a global lock */
 	char *domain;
 	struct key k[2];
 	size_t nk;
@@ -117,8 +118,9 @@ enum nl_err nl_dkim_load(const struct nl_config *cfg, struct nl_dkim **out)
 	*out = NULL;
 	if (!*c->key_file)
 		return NL_OK;
-	if (!(d = calloc(1, sizeof *d)) || !(d->domain = strdup(c->domain))) {
-		free(d);
+	if (!(d = calloc(1, sizeof *d)) || !(d->domain = strdup(c->domain)) ||
+	    !(d->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+		nl_dkim_free(d);
 		return nl_errf(NL_ENOMEM, "out of memory");
 	}
 	e = load_key(cfg, "dkim.key_file", c->key_file, c->selector, &d->k[d->nk++]);
@@ -140,6 +142,7 @@ void nl_dkim_free(struct nl_dkim *d)
 		EVP_PKEY_free(d->k[i].pkey);
 		free(d->k[i].selector);
 	}
+	EVP_MD_free(d->sha256);
 	free(d->domain);
 	free(d);
 }
@@ -202,21 +205,33 @@ static void body_flush(struct nl_dkim_body *st, struct nl_buf *out)
 	st->any = true;
 }
 
+/* Bytes the body canonicalization may change: white space and line ends. */
+static bool touchy(char c)
+{
+	return c == '\r' || c == ' ' || c == '\t';
+}
+
 /*
- * How many bytes from p[i] on pass through unchanged: no CR or tab, and a
- * space only as a single one between other bytes. Most of a body is such
- * runs, copied whole instead of byte by byte.
+ * How many bytes from p[i] on pass through unchanged: no tab, a space only
+ * alone between two other bytes, a CRLF only between a line's last byte
+ * that is not white space and the next line's first. Most of a body is one
+ * such run (quoted-printable and base64 lines never end in white space),
+ * copied whole instead of byte by byte.
  */
 static size_t plain_run(const char *p, size_t i, size_t n)
 {
 	size_t j = i;
 	while (j < n) {
-		char c = p[j];
-		if (c == '\r' || c == '\t')
+		while (j < n && !touchy(p[j]))
+			j++;
+		if (j == i || j + 2 >= n)
 			break;
-		if (c == ' ' && (j == i || j + 1 >= n || is_wsp(p[j + 1]) || p[j + 1] == '\r'))
+		if (p[j] == ' ' && !touchy(p[j + 1]))
+			j += 2;
+		else if (p[j] == '\r' && p[j + 1] == '\n' && !touchy(p[j + 2]) && p[j + 2] != '\n')
+			j += 3;
+		else
 			break;
-		j++;
 	}
 	return j - i;
 }
@@ -285,7 +300,8 @@ static void b64(const unsigned char *p, size_t n, char *out, size_t cap)
 }
 
 /* The body is canonicalized in pieces through a small buffer: never copied whole. */
-enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap)
+static enum nl_err body_hash(const EVP_MD *md_type, const char *p, size_t n, char *out,
+			     size_t cap)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -293,7 +309,7 @@ enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap)
 	struct nl_buf b = NL_BUF_INIT;
 	enum nl_err e = NL_OK;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	if (!ctx || !EVP_DigestInit_ex(ctx, md_type, NULL)) {
 		EVP_MD_CTX_free(ctx);
 		return crypto_fail("sha256");
 	}
@@ -314,6 +330,11 @@ enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap)
 	if (!e)
 		b64(md, mdlen, out, cap);
 	return e;
+}
+
+enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap)
+{
+	return body_hash(EVP_sha256(), p, n, out, cap);
 }
 
 /* One header field of the finished message: name, and value after the colon without its CRLF. */
@@ -397,13 +418,13 @@ static void sig_tags(const struct nl_dkim *d, const struct key *k, const struct 
 }
 
 /* Ed25519 signs the sha256 of the data (RFC 8463); RSA signs it as PKCS#1 v1.5 with sha256. */
-static enum nl_err sign_data(const struct key *k, const struct nl_buf *data, unsigned char *sig,
-			     size_t *siglen)
+static enum nl_err sign_data(const struct nl_dkim *d, const struct key *k,
+			     const struct nl_buf *data, unsigned char *sig, size_t *siglen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	int ok;
-	if (!EVP_Digest(data->data, data->len, md, &mdlen, EVP_sha256(), NULL))
+	if (!EVP_Digest(data->data, data->len, md, &mdlen, d->sha256, NULL))
 		return crypto_fail("sha256");
 	if (k->ed25519) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -414,7 +435,7 @@ static enum nl_err sign_data(const struct key *k, const struct nl_buf *data, uns
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k->pkey, NULL);
 		ok = c && EVP_PKEY_sign_init(c) == 1 &&
 		     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(c, d->sha256) == 1 &&
 		     EVP_PKEY_sign(c, sig, siglen, md, mdlen) == 1;
 		EVP_PKEY_CTX_free(c);
 	}
@@ -439,7 +460,7 @@ static enum nl_err sign_one(const struct nl_dkim *d, const struct key *k, const 
 	if (!(e = nl_buf_err(&tags)) && !(e = nl_buf_err(&hdrs)) &&
 	    (size_t)EVP_PKEY_get_size(k->pkey) > sizeof sig)
 		e = crypto_fail("a key this large");
-	if (!e && !(e = sign_data(k, &hdrs, sig, &siglen))) {
+	if (!e && !(e = sign_data(d, k, &hdrs, sig, &siglen))) {
 		b64(sig, siglen, b, sizeof b);
 		/* Spaces inside b= are allowed (FWS) and ignored: they are where it folds. */
 		for (size_t off = 0, n = strlen(b); off < n; off += B64_CHUNK) {
@@ -479,7 +500,7 @@ enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start)
 	size_t n = out->len - start;
 	enum nl_err e = split(msg, n, f, &nf, &body);
 	if (!e)
-		e = nl_dkim_body_hash(msg + body, n - body, bh, sizeof bh);
+		e = body_hash(d->sha256, msg + body, n - body, bh, sizeof bh);
 	/* Each signature covers the same fields: never the other DKIM-Signature. */
 	for (size_t i = 0; !e && i < d->nk; i++)
 		e = sign_one(d, &d->k[i], f, nf, bh, &sigs);

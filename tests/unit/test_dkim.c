@@ -81,6 +81,9 @@ static void test_body_canon(void)
 	check_body("a\r", "a\r\r\n");
 	check_body("a b  c d\t e \r\n f", "a b c d e\r\n f\r\n");
 	check_body(" a b \r\n", " a b\r\n");
+	check_body("ab\r\ncd \r\nef\r\n\r\ng h\r\n\r\n", "ab\r\ncd\r\nef\r\n\r\ng h\r\n");
+	check_body("a\r\n b\r\n\tc\r\nd\r\n\ne", "a\r\n b\r\n c\r\nd\r\n\ne\r\n");
+	check_body("a=\r\nb=\r\nc", "a=\r\nb=\r\nc\r\n");
 }
 
 static void test_empty_body_hash(void)
