@@ -417,17 +417,22 @@ static enum nl_err check_dkim(struct nl_config *c)
 	if (!*d->domain && !*d->selector && !*d->key_file && !*d->selector2 && !*d->key_file2)
 		return NL_OK;
 	if (!dkim_name_ok(d->domain))
-		return bad(c, dkim_node(c, "dkim.domain"), "dkim.domain", "must be a domain name such as example.org");
+		return bad(c, dkim_node(c, "dkim.domain"), "dkim.domain",
+			   "must be a domain name such as example.org");
 	if (!dkim_name_ok(d->selector))
-		return bad(c, dkim_node(c, "dkim.selector"), "dkim.selector", "must be a selector such as mail2026 (letters, digits, '-', '_', '.')");
+		return bad(c, dkim_node(c, "dkim.selector"), "dkim.selector",
+			   "must be a selector such as mail2026 (letters, digits, '-', '_', '.')");
 	if (!*d->key_file)
-		return bad(c, dkim_node(c, "dkim"), "dkim.key_file", "missing: the PEM private key to sign with");
+		return bad(c, dkim_node(c, "dkim"), "dkim.key_file",
+			   "missing: the PEM private key to sign with");
 	if (!*d->selector2 && !*d->key_file2)
 		return NL_OK;
 	if (!dkim_name_ok(d->selector2))
-		return bad(c, dkim_node(c, "dkim.selector2"), "dkim.selector2", "must be a selector such as ed2026, for key_file2");
+		return bad(c, dkim_node(c, "dkim.selector2"), "dkim.selector2",
+			   "must be a selector such as ed2026, for key_file2");
 	if (!*d->key_file2)
-		return bad(c, dkim_node(c, "dkim"), "dkim.key_file2", "missing: selector2 needs its own key");
+		return bad(c, dkim_node(c, "dkim"), "dkim.key_file2",
+			   "missing: selector2 needs its own key");
 	if (!strcmp(d->selector, d->selector2))
 		return bad(c, nl_ynode_path(c->root, "dkim.selector2"), "dkim.selector2",
 			   "must differ from dkim.selector");

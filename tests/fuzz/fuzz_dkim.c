@@ -1,4 +1,4 @@
-/* fuzz_dkim.c - libFuzzer harness: relaxed body canonicalization is the same in any pieces, and idempotent. */
+/* fuzz_dkim.c - libFuzzer harness: relaxed body canonicalization, in any pieces, idempotent. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_dkim.c - unit tests: DKIM canonicalization (RFC 6376 3.4), the body hash, key checks, signing in finalize. */
+/* test_dkim.c - unit tests: DKIM canonicalization (RFC 6376 3.4), body hash, keys, signing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
