@@ -187,3 +187,25 @@ def test_key_readable_by_others_is_refused_with_one_line():
                 and "mode 0644" in err, (args, p.stderr)
         assert srv.messages() == []
         assert not os.path.exists(w.path("dry"))
+
+
+def test_parallel_connections_and_a_retry_sign_each_message_once():
+    """Signing runs on each connection's thread: 40 readers over 4 connections,
+    one of them refused once (451) and retried, which must not sign it again."""
+    need_tools()
+    subs = "email,name\n" + "".join(f"r{i:03d}@example.test,Reader {i}\n" for i in range(39)) \
+        + "flaky@example.test,Flaky\n"
+    with Workdir(subscribers=subs) as w, \
+            SmtpServer(w.dir, faults=["--tempfail-rcpt", "flaky@example.test:1"]) as srv:
+        recs = make_keys(w)
+        dkim_config(w, srv)
+        w.write_config({"dkim": {"domain": DOMAIN, "selector": "rsa1", "key_file": "rsa.pem",
+                                 "selector2": "ed1", "key_file2": "ed.pem"},
+                        "smtp": {"url": srv.url, "connections": 4}})
+        w.write("p.md", post("Hello", ODD_BODY))
+        w.run("send", "p.md", "--yes", check=0)
+        got = srv.messages()
+        assert sorted(t["rcpt_tos"][0] for t, _ in got) == sorted(
+            [f"r{i:03d}@example.test" for i in range(39)] + ["flaky@example.test"]), got[:1]
+        for _, raw in got:
+            check_signed(raw, recs)
