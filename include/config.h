@@ -28,6 +28,19 @@ struct nl_smtp_config {
 	int max_consecutive_failures; /* stop the run after this many, default 20 */
 };
 
+/*
+ * dkim: sign every message (RFC 6376) with one key, or two at once (say RSA
+ * and Ed25519, RFC 8463). All "" when not configured. The key files are
+ * only named here; dkim.c reads and checks them.
+ */
+struct nl_dkim_config {
+	char *domain;		/* d= */
+	char *selector;		/* s= of key_file */
+	char *key_file;		/* PEM private key, mode 0600 or stricter */
+	char *selector2;	/* optional second signature */
+	char *key_file2;
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -51,6 +64,7 @@ struct nl_config {
 	enum nl_images images;
 	bool allow_html;
 	struct nl_smtp_config smtp;
+	struct nl_dkim_config dkim;
 };
 
 /*

@@ -101,14 +101,28 @@ struct nl_buf *nl_message_body_buf(struct nl_message *m);
 struct nl_buf *nl_message_scratch(struct nl_message *m, int i);
 
 /*
+ * A signer adds fields computed over the finished bytes (DKIM): called by
+ * nl_message_finalize() on what it just wrote to out (from start), it
+ * inserts its fields at start. ctx is borrowed and must outlive the
+ * message's use; NULL fn signs nothing. Reset clears it. The SMTP sender
+ * takes the signer out (nl_message_signer_get, then set to NULL) and signs
+ * each finalized job on its connection's thread instead, in parallel.
+ */
+typedef enum nl_err (*nl_message_signer)(const void *ctx, struct nl_buf *out, size_t start);
+void nl_message_set_signer(struct nl_message *m, nl_message_signer fn, const void *ctx);
+nl_message_signer nl_message_signer_get(const struct nl_message *m, const void **ctx);
+
+/*
  * The one last step every output goes through: SMTP, a proof copy, a dry
  * run's .eml and the preview's .eml are all these bytes. Appends the header
  * fields in order, the blank line and the body to out, and copies the
  * envelope sender into envelope_from (cap bytes; NULL when the output has no
- * envelope, as for files). This is where a DKIM-Signature field and a
- * per-message envelope sender (VERP) are to be made. Errors: NL_ENOMEM (any
+ * envelope, as for files). The signer (if set) then prepends its
+ * DKIM-Signature fields to those bytes; a per-message envelope sender (VERP) is to be
+ * made here too. Errors: NL_ENOMEM (any
  * earlier append failed too), NL_EDATA (the envelope sender does not fit).
- * Finalizing twice gives the same bytes.
+ * Finalizing twice gives the same bytes (with a signer: within one second,
+ * as the signature carries its time).
  */
 enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out,
 				char *envelope_from, size_t cap);

@@ -53,6 +53,7 @@ struct nl_smtp_job {
 	int attempts;
 	double due;		/* monotonic time before which it must not be retried */
 	bool fresh;		/* retry on a new connection: the last one failed or was closed */
+	bool prepared;		/* the source's prepare() ran on it */
 	struct nl_smtp_job *next;
 };
 
@@ -69,6 +70,13 @@ struct nl_smtp_source {
 	enum nl_err (*result)(void *ctx, const struct nl_smtp_job *job, enum nl_outcome out,
 			      int code, const char *reply);
 	void *ctx;
+	/*
+	 * Optional (NULL: none): finish a job's message on a worker's thread,
+	 * without the lock, once, before its first attempt (DKIM signing, the
+	 * costly part, so it runs on every connection at once). An error
+	 * stops the run.
+	 */
+	enum nl_err (*prepare)(void *ctx, struct nl_smtp_job *job);
 };
 
 struct nl_smtp_opts {

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "csv.h"
 #include "datetime.h"
+#include "dkim.h"
 #include "images.h"
 #include "log.h"
 #include "mime.h"
@@ -51,6 +52,7 @@ struct nl_campaign {
 	struct nl_buf pre_text, mid, tail; /* the body around the text and HTML parts */
 	size_t ncols;
 	char colnames[NL_CSV_MAX_FIELDS][64];
+	struct nl_dkim *dkim;		/* NULL: messages go unsigned */
 };
 
 /* ---- images ---- */
@@ -523,7 +525,8 @@ enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign
 		snprintf(c->colnames[i], sizeof c->colnames[i], "%s", nl_list_colname(o->list, i));
 		c->ncols++;
 	}
-	if ((e = prepare(c))) {
+	/* Keys are read once per campaign; local previews are never mail, so never signed. */
+	if ((e = prepare(c)) || (!o->local_images && (e = nl_dkim_load(o->cfg, &c->dkim)))) {
 		nl_campaign_free(c);
 		return e;
 	}
@@ -542,6 +545,7 @@ void nl_campaign_free(struct nl_campaign *c)
 	}
 	free(c->images);
 	free(c->domain);
+	nl_dkim_free(c->dkim);
 	free_part(&c->html);
 	free_part(&c->text);
 	nl_message_free(c->head);
@@ -705,6 +709,8 @@ enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub
 	nl_message_body_ref(m, c->mid.data, c->mid.len);
 	eval_qp(&c->html, 0, c->html.res->n, fields, m, tmp);
 	nl_message_body_ref(m, c->tail.data, c->tail.len);
+	if (c->dkim)
+		nl_message_set_signer(m, nl_dkim_sign, c->dkim);
 	return nl_buf_err(tmp);
 }
 

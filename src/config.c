@@ -48,6 +48,11 @@ static const struct {
 	{"smtp.password_file", offsetof(struct nl_config, smtp.password_file), "", true},
 	{"smtp.ca_file", offsetof(struct nl_config, smtp.ca_file), "", true},
 	{"smtp.helo", offsetof(struct nl_config, smtp.helo), "", false},
+	{"dkim.domain", offsetof(struct nl_config, dkim.domain), "", false},
+	{"dkim.selector", offsetof(struct nl_config, dkim.selector), "", false},
+	{"dkim.key_file", offsetof(struct nl_config, dkim.key_file), "", true},
+	{"dkim.selector2", offsetof(struct nl_config, dkim.selector2), "", false},
+	{"dkim.key_file2", offsetof(struct nl_config, dkim.key_file2), "", true},
 };
 
 static const struct {
@@ -74,7 +79,7 @@ static const struct {
 /* Every key the file may hold; anything else is a typo worth reporting. */
 static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
-	"allow_html", "smtp", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
+	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -182,7 +187,7 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 			continue;
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
-		if (!strcmp(key, "smtp") || !strcmp(key, "publication")) {
+		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);
@@ -382,6 +387,58 @@ static enum nl_err derive(struct nl_config *c)
 	return e;
 }
 
+/* A DKIM domain or selector: dot-separated labels of letters, digits, '-' and '_'. */
+static bool dkim_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 253 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/* Where key is in the file, else the dkim block itself. */
+static const struct nl_ynode *dkim_node(const struct nl_config *c, const char *key)
+{
+	const struct nl_ynode *n = nl_ynode_path(c->root, key);
+	return n ? n : nl_ynode_get(c->root, "dkim");
+}
+
+/*
+ * dkim: all or nothing: a domain, a selector and a key; a second key needs
+ * its own selector. The keys themselves are read by dkim.c when a
+ * campaign starts (permissions, type, size), not by every command.
+ */
+static enum nl_err check_dkim(struct nl_config *c)
+{
+	const struct nl_dkim_config *d = &c->dkim;
+	if (!*d->domain && !*d->selector && !*d->key_file && !*d->selector2 && !*d->key_file2)
+		return NL_OK;
+	if (!dkim_name_ok(d->domain))
+		return bad(c, dkim_node(c, "dkim.domain"), "dkim.domain",
+			   "must be a domain name such as example.org");
+	if (!dkim_name_ok(d->selector))
+		return bad(c, dkim_node(c, "dkim.selector"), "dkim.selector",
+			   "must be a selector such as mail2026 (letters, digits, '-', '_', '.')");
+	if (!*d->key_file)
+		return bad(c, dkim_node(c, "dkim"), "dkim.key_file",
+			   "missing: the PEM private key to sign with");
+	if (!*d->selector2 && !*d->key_file2)
+		return NL_OK;
+	if (!dkim_name_ok(d->selector2))
+		return bad(c, dkim_node(c, "dkim.selector2"), "dkim.selector2",
+			   "must be a selector such as ed2026, for key_file2");
+	if (!*d->key_file2)
+		return bad(c, dkim_node(c, "dkim"), "dkim.key_file2",
+			   "missing: selector2 needs its own key");
+	if (!strcmp(d->selector, d->selector2))
+		return bad(c, nl_ynode_path(c->root, "dkim.selector2"), "dkim.selector2",
+			   "must differ from dkim.selector");
+	return NL_OK;
+}
+
 /* Open path for reading if it is a regular file: a FIFO or /dev/zero would be read forever. */
 static enum nl_err open_regular(const char *path, int *fd)
 {
@@ -476,7 +533,7 @@ static enum nl_err finish(struct nl_config *c, enum nl_err e, struct nl_config *
 {
 	if (e || (e = load_strings(c)) || (e = load_ints(c)) || (e = load_enums(c)) ||
 	    (e = load_schedule(c)) || (e = load_from(c)) || (e = check_smtp_url(c)) ||
-	    (e = derive(c)))
+	    (e = check_dkim(c)) || (e = derive(c)))
 		goto fail;
 	*out = c;
 	return NL_OK;

@@ -32,6 +32,8 @@ struct nl_message {
 	size_t nr, rcap, body_len;
 	struct nl_buf scratch[2];
 	bool failed;		/* an index could not grow */
+	nl_message_signer sign;
+	const void *sign_ctx;
 	char id[NL_MSGID_MAX];
 	char env[NL_ENVELOPE_MAX];
 };
@@ -67,6 +69,8 @@ void nl_message_reset(struct nl_message *m)
 	nl_buf_reset(&m->own);
 	m->nf = m->nr = m->mark = m->body_len = 0;
 	m->failed = false;
+	m->sign = NULL;
+	m->sign_ctx = NULL;
 	m->id[0] = m->env[0] = 0;
 }
 
@@ -332,6 +336,18 @@ struct nl_buf *nl_message_scratch(struct nl_message *m, int i)
 
 /* ---- the last step ---- */
 
+void nl_message_set_signer(struct nl_message *m, nl_message_signer fn, const void *ctx)
+{
+	m->sign = fn;
+	m->sign_ctx = ctx;
+}
+
+nl_message_signer nl_message_signer_get(const struct nl_message *m, const void **ctx)
+{
+	*ctx = m->sign_ctx;
+	return m->sign;
+}
+
 enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *envelope_from,
 				size_t cap)
 {
@@ -348,11 +364,7 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 			return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
 		memcpy(envelope_from, m->env, n + 1);
 	}
-	/*
-	 * DKIM signs here: the body runs give the body hash, the fields are
-	 * canonicalized from nl_message_hdr_name/value, and the signature goes
-	 * in front (NL_HDR_PREPEND) before the bytes are written below.
-	 */
+	size_t start = out->len;
 	for (size_t i = 0; i < m->nf; i++)
 		total += m->f[i].len;
 	if (!nl_buf_grow(out, total + m->body_len))
@@ -362,5 +374,8 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 	nl_buf_add(out, "\r\n", 2);
 	for (size_t i = 0; i < m->nr; i++)
 		nl_buf_add(out, m->r[i].p ? m->r[i].p : m->own.data + m->r[i].off, m->r[i].len);
-	return nl_buf_err(out);
+	/* Signed over the very bytes every output gets: nothing can differ. */
+	if (!(e = nl_buf_err(out)) && m->sign)
+		e = m->sign(m->sign_ctx, out, start);
+	return e;
 }

@@ -26,6 +26,8 @@ struct nl_sendrun {
 	struct nl_recipients *rcpts;	/* open from the plan to the send: what was confirmed is sent */
 	struct nl_campaign *camp;
 	struct nl_message *msg;		/* built per job, reused: next() runs under the sender's lock */
+	nl_message_signer sign;		/* the campaign's signer, run by prepare() on the workers */
+	const void *sign_ctx;
 	char *password;
 	size_t taken;			/* jobs handed out, for --limit */
 	bool test_done;
@@ -140,6 +142,9 @@ const struct nl_send_plan *nl_sendrun_plan(const struct nl_sendrun *r)
 static enum nl_err fill_job(struct nl_sendrun *r, const struct nl_sub *sub, struct nl_smtp_job *j)
 {
 	enum nl_err e = nl_campaign_message(r->camp, sub, r->msg);
+	/* Signing waits for src_prepare, off the lock: next() must stay cheap. */
+	r->sign = nl_message_signer_get(r->msg, &r->sign_ctx);
+	nl_message_set_signer(r->msg, NULL, NULL);
 	if (!e)
 		e = nl_message_finalize(r->msg, &j->msg, j->envelope_from, sizeof j->envelope_from);
 	if (!e)
@@ -182,6 +187,13 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 		return fill_job(r, rc.row, j);
 	}
 	return e;
+}
+
+/* The same signature nl_message_finalize() would add, on the worker's thread. */
+static enum nl_err src_prepare(void *ctx, struct nl_smtp_job *j)
+{
+	const struct nl_sendrun *r = ctx;
+	return r->sign ? r->sign(r->sign_ctx, &j->msg, 0) : NL_OK;
 }
 
 static enum nl_err src_attempt(void *ctx, const struct nl_smtp_job *j)
@@ -278,7 +290,7 @@ enum nl_err nl_sendrun_go(struct nl_sendrun *r, struct nl_send_stats *stats)
 				  .password = r->password, .connections = cfg->smtp.connections,
 				  .rate = cfg->smtp.rate, .max_per_hour = cfg->smtp.max_per_hour,
 				  .interrupted = r->o.interrupted};
-	struct nl_smtp_source src = {src_next, src_attempt, src_result, r};
+	struct nl_smtp_source src = {src_next, src_attempt, src_result, r, src_prepare};
 	enum nl_err e;
 	r->t0 = now_real();
 	co.list = nl_recipients_list(r->rcpts);

@@ -502,6 +502,7 @@ static struct nl_smtp_job *new_job(struct sender *s)
 		j->attempts = 0;
 		j->due = 0;
 		j->fresh = false;
+		j->prepared = false;
 		j->next = NULL;
 		j->rcpt[0] = j->msgid[0] = j->envelope_from[0] = 0;
 	}
@@ -912,6 +913,14 @@ static void deliver(struct worker *w, struct nl_smtp_job *j)
 	enum nl_err e;
 	if (!address_ok(s, j))
 		return;
+	if (!j->prepared && s->src->prepare) {
+		if ((e = s->src->prepare(s->src->ctx, j))) {
+			stop_run(s, e, nl_errmsg());
+			finish(s, j, false);
+			return;
+		}
+		j->prepared = true;
+	}
 	/* A retry after a lost or closed connection gets a new one, not a tired one. */
 	if (j->fresh && w->curl)
 		close_session(w, true);

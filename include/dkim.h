@@ -1,0 +1,57 @@
+/* dkim.h - DKIM signatures (RFC 6376; Ed25519 per RFC 8463) over a finished message. */
+#ifndef NL_DKIM_H
+#define NL_DKIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "nl.h"
+
+/*
+ * The keys of config's dkim block, read once per run. Read-only after
+ * nl_dkim_load(), so one nl_dkim serves every sending thread (each
+ * signature uses its own libcrypto contexts).
+ */
+struct nl_dkim; /* opaque */
+
+/*
+ * Read and check cfg->dkim's keys: a regular file owned by us with mode
+ * 0600 or stricter, a PEM private key, RSA of 2048 bits or more, or
+ * Ed25519. *out is NULL (and NL_OK) when dkim is not configured. Errors
+ * name the config file, the line of the key and the setting (NL_ECONFIG).
+ */
+enum nl_err nl_dkim_load(const struct nl_config *cfg, struct nl_dkim **out);
+void nl_dkim_free(struct nl_dkim *d);
+
+/*
+ * An nl_message_signer (ctx is a struct nl_dkim): signs the finished
+ * message at out[start..] and inserts one DKIM-Signature field per key at
+ * start, relaxed/relaxed, sha256, over From (twice,
+ * so a second From cannot be added), To, Subject, Date, Message-ID,
+ * MIME-Version, Content-Type, List-Id, List-Unsubscribe,
+ * List-Unsubscribe-Post and Reply-To, those present.
+ */
+enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start);
+
+/* ---- canonicalization, exposed for tests ---- */
+
+/* Append the relaxed form of one field (RFC 6376 3.4.2): "name:value\r\n". */
+void nl_dkim_canon_header(struct nl_buf *out, struct nl_str name, struct nl_str value);
+
+/* Relaxed body canonicalization (3.4.4), fed in pieces of any size. */
+struct nl_dkim_body {
+	size_t crlfs;	/* line ends held back: they may be trailing empty lines */
+	bool wsp;	/* white space held back: it may end a line */
+	bool cr;	/* a CR that may start a CRLF */
+	bool any;	/* something was written */
+};
+void nl_dkim_body_init(struct nl_dkim_body *st);
+void nl_dkim_body_add(struct nl_dkim_body *st, struct nl_buf *out, const char *p, size_t n);
+void nl_dkim_body_end(struct nl_dkim_body *st, struct nl_buf *out);
+
+/* bh=: base64 of sha256 over the relaxed form of body p[0..n), into out (at least 45 bytes). */
+enum nl_err nl_dkim_body_hash(const char *p, size_t n, char *out, size_t cap);
+
+#endif
