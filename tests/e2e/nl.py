@@ -6,6 +6,7 @@ import email.header
 import email.policy
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +22,26 @@ EXAMPLES = os.path.join(ROOT, "examples")
 class Skip(unittest.SkipTest):
     """Raise in a test that cannot run here (needs root, a missing program):
     the runner counts it as skipped, not passed. The message says what is missing."""
+
+
+class CpuTime:
+    """CPU seconds (user + system) used by the child processes that ended inside
+    the block, in .seconds. "Fails fast" and "one pass, not quadratic" checks use
+    it instead of the wall clock, which a busy shared machine stretches; a hang is
+    still caught by the subprocess's own timeout."""
+
+    @staticmethod
+    def _now():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def __enter__(self):
+        self.seconds = 0.0
+        self._t0 = self._now()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = self._now() - self._t0
 
 
 class Workdir:

@@ -5,9 +5,8 @@ and images are only image files from the post's folder (or images_dir)."""
 import glob
 import os
 import re
-import time
 
-from nl import EXAMPLES, Workdir, parse, parts, post, read_eml
+from nl import EXAMPLES, CpuTime, Workdir, parse, parts, post, read_eml
 
 SUBS = "email,name\nada@example.test,Ada Lovelace\n"
 PNG = open(os.path.join(EXAMPLES, "hills.png"), "rb").read()
@@ -17,12 +16,11 @@ BODY_LINE = 4
 
 def fails_fast(w, name, pattern, rc=65, limit=20):
     """preview NAME must fail with rc and a message matching pattern, quickly."""
-    t0 = time.monotonic()
-    p = w.run("preview", name, "-o", "pv", timeout=60)
-    took = time.monotonic() - t0
+    with CpuTime() as cpu:
+        p = w.run("preview", name, "-o", "pv", timeout=120)
     assert p.returncode == rc, (p.returncode, p.stderr)
     assert re.search(pattern, p.stderr), p.stderr
-    assert took < limit, f"took {took:.1f} s"
+    assert cpu.seconds < limit, f"took {cpu.seconds:.1f} s of CPU"
     assert not os.path.exists(w.path("pv"))
     return p
 
@@ -71,9 +69,9 @@ def test_10000_links_are_numbered_in_order():
     body = "".join(f"[l{i}](https://e.example/{i % 5000})\n" for i in range(10000))
     with Workdir(None, SUBS) as w:
         w.write("p.md", post("Links", body))
-        t0 = time.monotonic()
-        _, files = dry_run(w)
-        assert time.monotonic() - t0 < 20
+        with CpuTime() as cpu:
+            _, files = dry_run(w)
+        assert cpu.seconds < 20, cpu.seconds
         text, _ = parts(parse(read_eml(files[0])))
         # a repeated target keeps its first number
         assert "l0[1] l1[2]" in text and "l5000[1] l5001[2]" in text
@@ -241,9 +239,9 @@ def test_long_template_is_checked_in_one_pass():
         w.write("tpl/email.txt", "{{{content}}}\n")
         w.write_config({"templates": "tpl"})
         w.write("p.md", post("T", "Hi.\n", items=items))
-        t0 = time.monotonic()
-        p, files = dry_run(w)
+        with CpuTime() as cpu:
+            p, files = dry_run(w)
         assert p.returncode == 0 and len(files) == 1, p.stderr
-        assert time.monotonic() - t0 < 8
+        assert cpu.seconds < 8, cpu.seconds
         _, html = parts(parse(read_eml(files[0])))
         assert "1" * 200000 + "2" * 200000 in html
