@@ -509,3 +509,42 @@ enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start)
 	nl_buf_free(&sigs);
 	return e;
 }
+
+/* ---- the key record to publish (for doctor) ---- */
+
+size_t nl_dkim_keys(const struct nl_dkim *d, const char **selector, size_t i)
+{
+	if (d && i < d->nk && selector)
+		*selector = d->k[i].selector;
+	return d ? d->nk : 0;
+}
+
+enum nl_err nl_dkim_public_key(const struct nl_dkim *d, size_t i, struct nl_buf *p64,
+			       bool *ed25519)
+{
+	unsigned char raw[32], *der = NULL;
+	size_t n = sizeof raw;
+	char *text;
+	int len;
+	if (!d || i >= d->nk)
+		return nl_errf(NL_EINTERNAL, "DKIM: no key %zu", i);
+	*ed25519 = d->k[i].ed25519;
+	/* RFC 8463: Ed25519's p= is the bare key; RSA's is the DER SubjectPublicKeyInfo. */
+	if (*ed25519) {
+		if (EVP_PKEY_get_raw_public_key(d->k[i].pkey, raw, &n) != 1)
+			return crypto_fail("reading the public key");
+		len = (int)n;
+	} else if ((len = i2d_PUBKEY(d->k[i].pkey, &der)) <= 0) {
+		return crypto_fail("encoding the public key");
+	}
+	size_t cap = 4 * (((size_t)len + 2) / 3) + 1;
+	if (!(text = malloc(cap))) {
+		OPENSSL_free(der);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	b64(*ed25519 ? raw : der, (size_t)len, text, cap);
+	nl_buf_adds(p64, text);
+	free(text);
+	OPENSSL_free(der);
+	return nl_buf_err(p64);
+}
