@@ -45,6 +45,7 @@ struct nl_dkim_config {
 struct nl_doctor_config {
 	char *resolver;		/* DNS server "ADDR[:PORT]"; "" = the system's (NEWSLETTER_RESOLVER overrides) */
 	char *probe_rcpt;	/* RCPT TO of the SMTP probe; "" = the From address */
+	char *ca_file;		/* CA bundle for the unsubscribe endpoint; "" = the system's */
 };
 
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */

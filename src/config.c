@@ -55,6 +55,7 @@ static const struct {
 	{"dkim.key_file2", offsetof(struct nl_config, dkim.key_file2), "", true},
 	{"doctor.resolver", offsetof(struct nl_config, doctor.resolver), "", false},
 	{"doctor.probe_rcpt", offsetof(struct nl_config, doctor.probe_rcpt), "", false},
+	{"doctor.ca_file", offsetof(struct nl_config, doctor.ca_file), "", true},
 };
 
 static const struct {
