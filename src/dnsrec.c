@@ -104,17 +104,16 @@ static bool parse_cidrs(const char *p, size_t n, struct nl_spf_term *t, const ch
 			break;
 		}
 	size_t n4 = dbl ? (size_t)(dbl - p) : n;
+	if (t->kind == NL_SPF_IP6 && !dbl) { /* ip6:addr/64 has one slash */
+		t->cidr6 = cidr_len(p + 1, n - 1, 128);
+		return t->cidr6 >= 0 ? true : fail(why, "bad IPv6 prefix length after '/'");
+	}
 	if (n4 && (t->cidr4 = cidr_len(p + 1, n4 - 1, 32)) < 0)
 		return fail(why, "bad IPv4 prefix length after '/'");
 	if (dbl && (t->cidr6 = cidr_len(dbl + 2, n - n4 - 2, 128)) < 0)
 		return fail(why, "bad IPv6 prefix length after '//'");
 	bool v4ok = t->kind == NL_SPF_A || t->kind == NL_SPF_MX || t->kind == NL_SPF_IP4;
 	bool v6ok = t->kind == NL_SPF_A || t->kind == NL_SPF_MX || t->kind == NL_SPF_IP6;
-	if (t->kind == NL_SPF_IP6 && n4 && !dbl) { /* ip6:addr/64 has one slash */
-		t->cidr6 = cidr_len(p + 1, n - 1, 128);
-		t->cidr4 = -1;
-		return t->cidr6 >= 0 ? true : fail(why, "bad IPv6 prefix length after '/'");
-	}
 	if ((n4 && !v4ok) || (dbl && !v6ok))
 		return fail(why, "a prefix length where this mechanism takes none");
 	return true;

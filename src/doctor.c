@@ -47,6 +47,14 @@ struct ctx {
 static void add(struct ctx *c, const char *name, enum nl_check_status st, const char *fix,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Lines quote DNS records and replies from strangers: no escape sequence reaches a terminal. */
+static void blank_controls(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void add(struct ctx *c, const char *name, enum nl_check_status st, const char *fix,
 		const char *fmt, ...)
 {
@@ -69,6 +77,8 @@ static void add(struct ctx *c, const char *name, enum nl_check_status st, const 
 	vsnprintf(k->what, sizeof k->what, fmt, ap);
 	va_end(ap);
 	snprintf(k->fix, sizeof k->fix, "%s", st == NL_CHECK_OK || !fix ? "" : fix);
+	blank_controls(k->what);
+	blank_controls(k->fix);
 	d->fails += st == NL_CHECK_FAIL;
 	d->warns += st == NL_CHECK_WARN;
 	if (c->o->report)
@@ -778,12 +788,13 @@ static void check_dns(struct ctx *c)
 	static const char *const names[] = {"dns.spf", "dns.spf_relay", "dns.dkim", "dns.dmarc",
 					    "align.dkim", "align.bounce"};
 	const char *skip = !*c->from_domain ? "no usable From address" : NULL;
-	if (!skip && nl_dns_open(server, what, &c->dns))
+	bool bad_setting = !skip && nl_dns_open(server, what, &c->dns);
+	if (bad_setting)
 		skip = nl_errmsg();
 	if (skip) {
 		for (size_t i = 0; i < NL_ARRAY_LEN(names); i++)
-			add(c, names[i], i ? NL_CHECK_SKIP : NL_CHECK_FAIL, "fix the setting named",
-			    "not checked: %s", skip);
+			add(c, names[i], i || !bad_setting ? NL_CHECK_SKIP : NL_CHECK_FAIL,
+			    "fix the setting named", "not checked: %s", skip);
 		return;
 	}
 	check_spf(c);
@@ -903,8 +914,8 @@ static void post_lines(struct ctx *c, const char *path, const struct nl_message 
 	bool lu = nl_message_hdr_find(m, "List-Unsubscribe") >= 0;
 	add(c, "post.html_size", html->len > GMAIL_CLIP ? NL_CHECK_FAIL : html->len > CLIP_MARGIN ? NL_CHECK_WARN : NL_CHECK_OK,
 	    "shorten the post or split it: Gmail clips HTML past about 102 KB, hiding the footer "
-	    "with the unsubscribe link", "%s: the HTML part is %zu bytes (Gmail clips past %d)",
-	    path, html->len, GMAIL_CLIP);
+	    "with the unsubscribe link", "%s: the HTML part is %zu bytes (Gmail clips past %d KB)",
+	    path, html->len, GMAIL_CLIP / 1024);
 	add(c, "post.text", text->len ? NL_CHECK_OK : NL_CHECK_FAIL,
 	    "give the text template (email.txt) the post's {{text}}",
 	    text->len ? "the text part has %zu bytes" : "the text part is empty (%zu bytes)", text->len);
