@@ -508,9 +508,11 @@ static void spf_syntax(struct ctx *c, const struct nl_spf *spf, struct nl_str tx
 	*ok = false;
 	snprintf(fix, sizeof fix, "end the SPF record of %s with -all (or ~all while testing)",
 		 c->from_domain);
-	if (spf->all == '+' || spf->all == '?')
+	if (spf->all == '+' || spf->all == '?') {
 		add(c, "dns.spf", NL_CHECK_WARN, fix, "%s: \"%.*s\": %call lets anyone send as you",
 		    c->from_domain, (int)txt.len, txt.p, spf->all);
+		*ok = true;
+	}
 	else if (!spf->all && !spf->redirect)
 		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s: \"%.*s\" has no `all` at its end",
 		    c->from_domain, (int)txt.len, txt.p);

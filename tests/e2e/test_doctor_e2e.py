@@ -88,8 +88,10 @@ def records():
         txt("miss.test", "v=spf1 ip4:192.0.2.7 -all"),
         txt("_dmarc.miss.test", "v=DMARC1; p=reject"),
         txt("s1._domainkey.miss.test", f"v=DKIM1; k=rsa; p={k['rsa']}"),
+        # esc.test: a stranger's record with a terminal escape sequence in it.
+        txt("esc.test", "v=spf1 \x1b[2J\x1b[31m -all"),
     ] + [f"--local=/{d}/" for d in ("good.test", "broken.test", "lax.test", "inc.test",
-                                    "miss.test")]
+                                    "miss.test", "esc.test")]
 
 
 def dns_query(port, name):
@@ -279,6 +281,7 @@ def test_plus_all_and_p_none_are_warnings_that_do_not_block():
         assert st["dns.spf"] == "warn" and "+all" in lines["dns.spf"]["what"]
         assert "-all" in lines["dns.spf"]["fix"]
         assert st["dns.dmarc"] == "warn" and "policy none" in lines["dns.dmarc"]["what"]
+        assert st["dns.spf_relay"] == "ok" and "+all" in lines["dns.spf_relay"]["what"]
         assert "FAIL" not in st.values(), p.stdout
         assert p.returncode == 0, p.stdout
 
@@ -455,3 +458,13 @@ def test_bad_config_is_one_failing_line():
         assert p.returncode == 1
         assert list(lines) == ["config"] and lines["config"]["status"] == "FAIL"
         assert "config.yml:" in lines["config"]["what"]
+
+
+def test_control_characters_from_dns_never_reach_the_terminal():
+    with Workdir() as w, SmtpServer(w.dir) as srv, Unsub() as u:
+        setup(w, srv, u, tls="none", auth=False, domain="esc.test")
+        p, lines, _ = doctor(w)
+        assert "\x1b" not in p.stdout + p.stderr
+        assert lines["dns.spf"]["status"] == "FAIL", p.stdout
+        assert "a control or non-ASCII character" in lines["dns.spf"]["what"]
+        assert "v=spf1 ?[2J?[31m -all" in lines["dns.spf"]["what"]
