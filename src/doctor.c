@@ -304,8 +304,12 @@ static void smtp_transaction(struct ctx *c, const struct nl_smtp_probe *p, const
 {
 	char fix[600];
 	const char *bounce = c->cfg->bounce_address;
-	snprintf(fix, sizeof fix, "let the relay accept %s as sender (for your login), or set "
-				  "bounce_address to one it accepts", bounce);
+	if (p->mail_code == 530) /* 530 5.7.0: authentication required */
+		snprintf(fix, sizeof fix, "the relay wants a login: set smtp.username and "
+					  "smtp.password_env (or smtp.password_file)");
+	else
+		snprintf(fix, sizeof fix, "let the relay accept %s as sender (for your login), or "
+					  "set bounce_address to one it accepts", bounce);
 	add(c, "smtp.mail_from", p->mail_code == 250 ? NL_CHECK_OK : NL_CHECK_FAIL, fix,
 	    "MAIL FROM:<%s>: %s", bounce, p->mail_code ? p->mail_reply : "no reply");
 	if (p->mail_code != 250) {
@@ -426,10 +430,11 @@ static enum spf_res spf_term(struct ctx *c, struct spf_walk *w, const char *doma
 			     const struct nl_spf_term *t, int depth)
 {
 	char target[256];
-	if (t->value.len >= sizeof target || memchr(t->value.p, '%', t->value.len))
+	if (t->value.len >= sizeof target || (t->value.len && memchr(t->value.p, '%', t->value.len)))
 		return t->kind == NL_SPF_IP4 || t->kind == NL_SPF_IP6 ? SPF_NOMATCH : SPF_UNKNOWN;
-	snprintf(target, sizeof target, "%.*s", (int)t->value.len, t->value.p);
-	if (!*target)
+	if (t->value.len)
+		snprintf(target, sizeof target, "%.*s", (int)t->value.len, t->value.p);
+	else
 		snprintf(target, sizeof target, "%s", domain);
 	switch (t->kind) {
 	case NL_SPF_ALL:

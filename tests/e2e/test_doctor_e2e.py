@@ -468,3 +468,15 @@ def test_control_characters_from_dns_never_reach_the_terminal():
         assert lines["dns.spf"]["status"] == "FAIL", p.stdout
         assert "a control or non-ASCII character" in lines["dns.spf"]["what"]
         assert "v=spf1 ?[2J?[31m -all" in lines["dns.spf"]["what"]
+
+
+def test_relay_that_wants_a_login_we_do_not_give():
+    with Workdir() as w, SmtpServer(w.dir, tls=True, auth={"writer": "s3cret"}) as srv, \
+            Unsub() as u:
+        setup(w, srv, u, auth=False)
+        p, lines, _ = doctor(w)
+        st = statuses(lines)
+        assert st["smtp.auth"] == "ok" and "offers AUTH" in lines["smtp.auth"]["what"], p.stdout
+        assert st["smtp.mail_from"] == "FAIL" and "530" in lines["smtp.mail_from"]["what"]
+        assert "smtp.username" in lines["smtp.mail_from"]["fix"]
+        assert p.returncode == 1
