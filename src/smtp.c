@@ -269,7 +269,7 @@ static void probe_line(struct nl_smtp_probe *p, int code, const char *line, size
 	p->ehlo = true;
 	if (k >= 12 && !strncasecmp(line + 4, "STARTTLS", 8))
 		p->starttls_offered = true;
-	if (k >= 8 && !strncasecmp(line + 4, "AUTH", 4) && (line[8] == ' ' || line[8] == '='))
+	if (k > 8 && !strncasecmp(line + 4, "AUTH", 4) && (line[8] == ' ' || line[8] == '='))
 		p->auth_offered = true;
 }
 

@@ -85,13 +85,17 @@ def records():
         "--address=/relay.inc.test/127.0.0.1",
         txt("s1._domainkey.inc.test", f"v=DKIM1; k=rsa; p={k['rsa']}"),
         txt("_dmarc.inc.test", "v=DMARC1; p=quarantine"),
+        # mx.test: the relay as the domain's MX host.
+        txt("mx.test", "v=spf1 mx -all"),
+        "--mx-host=mx.test,mail.mx.test,10",
+        "--address=/mail.mx.test/127.0.0.1",
         txt("miss.test", "v=spf1 ip4:192.0.2.7 -all"),
         txt("_dmarc.miss.test", "v=DMARC1; p=reject"),
         txt("s1._domainkey.miss.test", f"v=DKIM1; k=rsa; p={k['rsa']}"),
         # esc.test: a stranger's record with a terminal escape sequence in it.
         txt("esc.test", "v=spf1 \x1b[2J\x1b[31m -all"),
     ] + [f"--local=/{d}/" for d in ("good.test", "broken.test", "lax.test", "inc.test",
-                                    "miss.test", "esc.test")]
+                                    "miss.test", "esc.test", "mx.test")]
 
 
 def dns_query(port, name):
@@ -293,6 +297,10 @@ def test_spf_through_include_and_a_and_a_record_that_misses_the_relay():
         p, lines, _ = doctor(w)
         assert statuses(lines)["dns.spf_relay"] == "ok", p.stdout
         assert "a:relay.inc.test" in lines["dns.spf_relay"]["what"], p.stdout
+        setup(w, srv, u, domain="mx.test")
+        p, lines, _ = doctor(w)
+        assert statuses(lines)["dns.spf_relay"] == "ok", p.stdout
+        assert "matched by +mx" in lines["dns.spf_relay"]["what"], p.stdout
         setup(w, srv, u, domain="miss.test")
         p, lines, _ = doctor(w)
         assert statuses(lines)["dns.spf_relay"] == "warn", p.stdout  # loopback relay: a warning
