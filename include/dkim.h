@@ -43,6 +43,12 @@ size_t nl_dkim_keys(const struct nl_dkim *d, const char **selector, size_t i);
  */
 enum nl_err nl_dkim_public_key(const struct nl_dkim *d, size_t i, struct nl_buf *p64,
 			       bool *ed25519);
+/*
+ * Whether p64[0..n) (a published p=, white space removed) is the public
+ * half of key i: the same key, in either RSA encoding. False for anything
+ * that does not decode.
+ */
+bool nl_dkim_public_key_matches(const struct nl_dkim *d, size_t i, const char *p64, size_t n);
 
 /* ---- canonicalization, exposed for tests ---- */
 

@@ -54,6 +54,10 @@ def keys():
             der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
                                  check=True, capture_output=True).stdout
             _keys[name] = base64.b64encode(der[-32:] if alg == "ed25519" else der).decode()
+            if alg == "RSA":  # the bare RSAPublicKey (PKCS#1) some publish instead
+                der = subprocess.run(["openssl", "rsa", "-in", path, "-RSAPublicKey_out",
+                                      "-outform", "DER"], check=True, capture_output=True).stdout
+                _keys[name + "-pkcs1"] = base64.b64encode(der).decode()
     return _keys
 
 
@@ -72,6 +76,9 @@ def records():
         txt("s1._domainkey.good.test", f"v=DKIM1; k=rsa; p={k['rsa']}"),
         txt("e1._domainkey.good.test", f"v=DKIM1; k=ed25519; p={k['ed']}"),
         txt("s1._domainkey.mail.good.test", f"v=DKIM1; k=rsa; p={k['rsa']}"),
+        txt("p1._domainkey.good.test", f"v=DKIM1; k=rsa; p={k['rsa-pkcs1']}"),
+        txt("p2._domainkey.good.test", f"v=DKIM1; k=rsa; p={k['other-pkcs1']}"),
+        txt("e2._domainkey.good.test", f"v=DKIM1; k=ed25519; p={k['rsa']}"),
         txt("_dmarc.good.test", "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"),
         # broken.test: no SPF, a DKIM key that is not ours, no DMARC.
         txt("s1._domainkey.broken.test", f"v=DKIM1; k=rsa; p={k['other']}"),
@@ -412,6 +419,21 @@ def test_no_base_url_warns_about_one_click():
         assert st["base_url"] == "warn" and "one-click" in lines["base_url"]["what"]
         assert st["unsubscribe"] == "warn"
         assert p.returncode == 0, p.stdout
+
+
+def test_dkim_keys_compared_as_keys_not_text():
+    with Workdir() as w, SmtpServer(w.dir) as srv, Unsub() as u:
+        # Our key published as a bare RSAPublicKey: the same key.
+        setup(w, srv, u, tls="none", auth=False, selector="p1")
+        p, lines, _ = doctor(w)
+        assert statuses(lines)["dns.dkim"] == "ok", p.stdout
+        # Another key in that form, and an RSA key under k=ed25519: not ours.
+        for sel, key in (("p2", "rsa"), ("e2", "ed")):
+            setup(w, srv, u, tls="none", auth=False, selector=sel, key=key)
+            p, lines, _ = doctor(w)
+            assert statuses(lines)["dns.dkim"] == "FAIL", p.stdout
+            assert "not the public half" in lines["dns.dkim"]["what"]
+            assert f"{sel}._domainkey.good.test: \"v=DKIM1; k=" in lines["dns.dkim"]["fix"]
 
 
 def test_ed25519_key_and_relaxed_alignment_of_a_subdomain():
