@@ -39,6 +39,8 @@ struct ctx {
 	struct nl_dkim *dkim;
 	struct nl_dns *dns;
 	const char *from_domain;	/* "" when there is no usable From address */
+	const char *spf_domain;		/* the envelope sender's domain: where receivers look for SPF */
+	char spf_label[400];		/* spf_domain, and why when it is not the From domain */
 	char relay_ip[64];		/* the relay's address, when the probe got that far */
 	struct nl_dmarc dmarc;
 	bool have_dmarc;
@@ -512,17 +514,17 @@ static void spf_syntax(struct ctx *c, const struct nl_spf *spf, struct nl_str tx
 	char fix[300];
 	*ok = false;
 	snprintf(fix, sizeof fix, "end the SPF record of %s with -all (or ~all while testing)",
-		 c->from_domain);
+		 c->spf_domain);
 	if (spf->all == '+' || spf->all == '?') {
 		add(c, "dns.spf", NL_CHECK_WARN, fix, "%s: \"%.*s\": %call lets anyone send as you",
-		    c->from_domain, (int)txt.len, txt.p, spf->all);
+		    c->spf_label, (int)txt.len, txt.p, spf->all);
 		*ok = true;
 	}
 	else if (!spf->all && !spf->redirect)
 		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s: \"%.*s\" has no `all` at its end",
-		    c->from_domain, (int)txt.len, txt.p);
+		    c->spf_label, (int)txt.len, txt.p);
 	else {
-		add(c, "dns.spf", NL_CHECK_OK, NULL, "%s: \"%.*s\"", c->from_domain, (int)txt.len, txt.p);
+		add(c, "dns.spf", NL_CHECK_OK, NULL, "%s: \"%.*s\"", c->spf_label, (int)txt.len, txt.p);
 		*ok = true;
 	}
 }
@@ -556,19 +558,19 @@ static void check_spf_relay(struct ctx *c)
 	}
 	w.v6 = strchr(c->relay_ip, ':') != NULL;
 	inet_pton(w.v6 ? AF_INET6 : AF_INET, c->relay_ip, w.ip);
-	enum spf_res r = spf_eval(c, &w, c->from_domain, 0);
+	enum spf_res r = spf_eval(c, &w, c->spf_domain, 0);
 	bool local = is_loopback_ip(c->relay_ip);
 	snprintf(fix, sizeof fix, "add the relay's sending address to the SPF record of %s (ip4:/ip6:, "
-				  "or include: your provider's record)", c->from_domain);
+				  "or include: your provider's record)", c->spf_domain);
 	if (r == SPF_MATCH && w.qual == '+')
 		add(c, "dns.spf_relay", NL_CHECK_OK, NULL, "the relay %s passes SPF for %s (%s)",
-		    c->relay_ip, c->from_domain, w.how.data);
+		    c->relay_ip, c->spf_domain, w.how.data);
 	else if (r == SPF_UNKNOWN)
 		add(c, "dns.spf_relay", NL_CHECK_WARN, fix, "could not tell whether %s passes (%s)",
 		    c->relay_ip, w.how.data);
 	else
 		add(c, "dns.spf_relay", local || w.qual == '~' ? NL_CHECK_WARN : NL_CHECK_FAIL, fix,
-		    "the relay %s does not pass SPF for %s (result %s)%s", c->relay_ip, c->from_domain,
+		    "the relay %s does not pass SPF for %s (result %s)%s", c->relay_ip, c->spf_domain,
 		    r == SPF_MATCH ? (w.qual == '-' ? "fail" : w.qual == '~' ? "softfail" : "neutral")
 				   : "neutral",
 		    local ? "; it is on this machine: its public sending address may differ" : "");
@@ -585,18 +587,18 @@ static void check_spf(struct ctx *c)
 	size_t n = 0;
 	bool ok = false;
 	snprintf(fix, sizeof fix, "publish one TXT record at %s like \"v=spf1 ip4:RELAY-ADDRESS -all\" "
-				  "(or include: your mail provider's)", c->from_domain);
+				  "(or include: your mail provider's)", c->spf_domain);
 	if (!spf)
 		c->err = nl_errf(NL_ENOMEM, "out of memory");
-	else if (spf_record(c, c->from_domain, &r, &txt, &n))
+	else if (spf_record(c, c->spf_domain, &r, &txt, &n))
 		add(c, "dns.spf", NL_CHECK_WARN, "check the resolver (doctor.resolver)", "%s", nl_errmsg());
 	else if (!n)
-		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s has no SPF record (TXT v=spf1)", c->from_domain);
+		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s has no SPF record (TXT v=spf1)", c->spf_label);
 	else if (n > 1)
 		add(c, "dns.spf", NL_CHECK_FAIL, "merge them into one record",
-		    "%s has %zu SPF records: receivers treat that as an error", c->from_domain, n);
+		    "%s has %zu SPF records: receivers treat that as an error", c->spf_domain, n);
 	else if (!nl_spf_parse(txt.p, txt.len, spf, &why))
-		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s: \"%.*s\": %s", c->from_domain,
+		add(c, "dns.spf", NL_CHECK_FAIL, fix, "%s: \"%.*s\": %s", c->spf_label,
 		    (int)(txt.len > 300 ? 300 : txt.len), txt.p, why);
 	else
 		spf_syntax(c, spf, txt, &ok);
@@ -804,6 +806,11 @@ static void check_dns(struct ctx *c)
 			    "fix the setting named", "not checked: %s", skip);
 		return;
 	}
+	/* RFC 7208 checks the MAIL FROM domain; DMARC then asks it to align with From. */
+	c->spf_domain = nl_addr_domain(c->cfg->bounce_address);
+	snprintf(c->spf_label, sizeof c->spf_label, "%s%s", c->spf_domain,
+		 strcasecmp(c->spf_domain, c->from_domain) ? " (bounce_address's domain: SPF is "
+							    "checked there, not at From's)" : "");
 	check_spf(c);
 	check_dkim(c);
 	check_dmarc(c);

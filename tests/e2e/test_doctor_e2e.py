@@ -448,10 +448,15 @@ def test_ed25519_key_and_relaxed_alignment_of_a_subdomain():
         assert st["align.dkim"] == "ok" and "relaxed" in lines["align.dkim"]["what"]
         assert "last two labels" in lines["align.dkim"]["what"]
         # A bounce domain elsewhere does not align: a warning while DKIM aligns.
-        setup(w, srv, u, tls="none", auth=False, bounce_address="bounces@elsewhere.example")
+        # SPF is the envelope sender's: looked up at the bounce domain, whose record is read.
+        setup(w, srv, u, tls="none", auth=False, bounce_address="bounces@inc.test")
         p, lines, _ = doctor(w)
-        assert statuses(lines)["align.bounce"] == "warn", p.stdout
+        st = statuses(lines)
+        assert st["align.bounce"] == "warn", p.stdout
         assert "bounce_address" in lines["align.bounce"]["fix"]
+        assert lines["dns.spf"]["what"].startswith("inc.test (bounce_address's domain"), p.stdout
+        assert "include:_spf.inc.test" in lines["dns.spf"]["what"]
+        assert st["dns.spf_relay"] == "ok" and "inc.test" in lines["dns.spf_relay"]["what"]
 
 
 def test_post_checks_on_a_named_post_too_big_with_http_image():
