@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* An answer over TCP may be this long (RFC 1035 4.2.2). */
 #define ANSWER_MAX 65535
@@ -18,6 +19,7 @@ struct nl_dns {
 	struct __res_state st;
 	char name[96];		/* for messages */
 	unsigned char *answer;	/* ANSWER_MAX bytes */
+	bool silent;		/* a query timed out: the server is not there, do not wait again */
 };
 
 /* "ADDR", "ADDR:PORT", "[V6]" or "[V6]:PORT" into a socket address. */
@@ -216,15 +218,22 @@ static enum nl_err parse_answer(struct nl_dns *d, int len, const char *name, enu
 enum nl_err nl_dns_query(struct nl_dns *d, const char *name, enum nl_dns_type type,
 			 struct nl_dns_result *r)
 {
+	struct timespec t0, t1;
 	nl_buf_reset(&r->buf);
 	r->n = 0;
+	if (d->silent)
+		return nl_errf(NL_ETEMPFAIL, "%s: not asked: %s did not answer before", name, d->name);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int len = res_nquery(&d->st, name, ns_c_in, rr_types[type], d->answer, ANSWER_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (len < 0) {
 		int h = d->st.res_h_errno;
 		if (h == HOST_NOT_FOUND || h == NO_DATA)
 			return NL_OK;
+		/* A SERVFAIL comes at once; only silence takes every try's whole wait. */
+		d->silent = h == TRY_AGAIN && t1.tv_sec - t0.tv_sec >= (time_t)d->st.retrans * d->st.retry - 1;
 		return nl_errf(NL_ETEMPFAIL, "%s: no answer from %s (%s)", name, d->name,
-			       h == TRY_AGAIN ? "timeout or SERVFAIL" : "refused or not understood");
+			       d->silent ? "timeout" : h == TRY_AGAIN ? "SERVFAIL" : "refused or not understood");
 	}
 	return parse_answer(d, len > ANSWER_MAX ? ANSWER_MAX : len, name, type, r);
 }

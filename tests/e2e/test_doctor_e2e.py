@@ -515,3 +515,19 @@ def test_relay_that_wants_a_login_we_do_not_give():
         assert st["smtp.mail_from"] == "FAIL" and "530" in lines["smtp.mail_from"]["what"]
         assert "smtp.username" in lines["smtp.mail_from"]["fix"]
         assert p.returncode == 1
+
+
+def test_a_silent_resolver_is_waited_for_once():
+    with Workdir() as w, SmtpServer(w.dir) as srv, Unsub() as u, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # takes queries, never answers
+        setup(w, srv, u, tls="none", auth=False)
+        t0 = time.monotonic()
+        p, lines, _ = doctor(w, resolver=f"127.0.0.1:{silent.getsockname()[1]}")
+        took = time.monotonic() - t0
+        st = statuses(lines)
+        assert st["dns.spf"] == "warn" and "(timeout)" in lines["dns.spf"]["what"], p.stdout
+        assert st["dns.dkim"] == st["dns.dmarc"] == "warn"
+        assert "did not answer before" in lines["dns.dmarc"]["what"]
+        assert took < 12, took  # one wait of two 2 s tries, not one per query
+        assert p.returncode == 0, p.stdout  # DNS that cannot be checked does not block sending
