@@ -9,7 +9,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(WERROR) -Iinclude $(CFLAGS) $(SANFLAGS) \
 	-DNL_DATADIR='"$(PREFIX)/share/newsletter"'
-LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lresolv
 CPPFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # `make SAN=1` builds with AddressSanitizer + UBSan into build-asan/.

@@ -41,6 +41,13 @@ struct nl_dkim_config {
 	char *key_file2;
 };
 
+/* doctor: where `newsletter doctor` looks. All "" when not set. */
+struct nl_doctor_config {
+	char *resolver;		/* DNS server "ADDR[:PORT]"; "" = the system's (NEWSLETTER_RESOLVER overrides) */
+	char *probe_rcpt;	/* RCPT TO of the SMTP probe; "" = the From address */
+	char *ca_file;		/* CA bundle for the unsubscribe endpoint; "" = the system's */
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -65,6 +72,7 @@ struct nl_config {
 	bool allow_html;
 	struct nl_smtp_config smtp;
 	struct nl_dkim_config dkim;
+	struct nl_doctor_config doctor;
 };
 
 /*

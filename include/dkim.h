@@ -35,6 +35,21 @@ void nl_dkim_free(struct nl_dkim *d);
  */
 enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start);
 
+/* How many keys d has (0 for NULL); with selector, the selector of key i. */
+size_t nl_dkim_keys(const struct nl_dkim *d, const char **selector, size_t i);
+/*
+ * The p= value DNS must publish for key i (base64: the DER public key for
+ * RSA, the bare 32 bytes for Ed25519), appended to p64; *ed25519 gives k=.
+ */
+enum nl_err nl_dkim_public_key(const struct nl_dkim *d, size_t i, struct nl_buf *p64,
+			       bool *ed25519);
+/*
+ * Whether p64[0..n) (a published p=, white space removed) is the public
+ * half of key i: the same key, in either RSA encoding. False for anything
+ * that does not decode.
+ */
+bool nl_dkim_public_key_matches(const struct nl_dkim *d, size_t i, const char *p64, size_t n);
+
 /* ---- canonicalization, exposed for tests ---- */
 
 /* Append the relaxed form of one field (RFC 6376 3.4.2): "name:value\r\n". */

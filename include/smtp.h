@@ -110,6 +110,34 @@ enum nl_err nl_smtp_send(const struct nl_smtp_opts *o, const struct nl_smtp_sour
  */
 enum nl_err nl_smtp_prepare(struct nl_config *cfg, char **password);
 
+/* Where opening a session failed, for doctor's probe. */
+enum nl_probe_fail {
+	NL_PROBE_OK, NL_PROBE_CONNECT, NL_PROBE_EHLO, NL_PROBE_TLS, NL_PROBE_CERT, NL_PROBE_AUTH,
+};
+
+/* What one session showed, step by step; codes are 0 where no reply came or the step was not tried. */
+struct nl_smtp_probe {
+	enum nl_probe_fail failed;	/* where opening the session failed, or NL_PROBE_OK */
+	char error[512];		/* why (the server's reply or libcurl's words) */
+	int error_code;			/* the server's code when it refused, else 0 */
+	bool greeted, ehlo;		/* a 220 greeting; a 250 to EHLO */
+	bool starttls_offered, auth_offered; /* EHLO listed STARTTLS, AUTH */
+	bool tls;			/* the session was encrypted (STARTTLS or smtps) */
+	bool authed;			/* the server said 235 to our login */
+	char peer_ip[64];		/* the address libcurl connected to */
+	int mail_code, rcpt_code, rset_code, quit_code;
+	char mail_reply[512], rcpt_reply[512], rset_reply[512], quit_reply[512];
+};
+
+/*
+ * Open one session as a send would (libcurl: connect, EHLO, STARTTLS,
+ * certificate check, AUTH with o's password), then MAIL FROM
+ * o->envelope_from, RCPT TO rcpt, RSET and QUIT: no DATA, nothing is
+ * sent. Fills *p; returns an error only when the probe itself could not
+ * run (out of memory), never for what the server did.
+ */
+enum nl_err nl_smtp_probe(const struct nl_smtp_opts *o, const char *rcpt, struct nl_smtp_probe *p);
+
 /* url for messages and logs: scheme://host:port, never user info (nor the EHLO path). */
 void nl_smtp_url_redacted(const char *url, char *out, size_t n);
 

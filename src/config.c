@@ -53,6 +53,9 @@ static const struct {
 	{"dkim.key_file", offsetof(struct nl_config, dkim.key_file), "", true},
 	{"dkim.selector2", offsetof(struct nl_config, dkim.selector2), "", false},
 	{"dkim.key_file2", offsetof(struct nl_config, dkim.key_file2), "", true},
+	{"doctor.resolver", offsetof(struct nl_config, doctor.resolver), "", false},
+	{"doctor.probe_rcpt", offsetof(struct nl_config, doctor.probe_rcpt), "", false},
+	{"doctor.ca_file", offsetof(struct nl_config, doctor.ca_file), "", true},
 };
 
 static const struct {
@@ -80,6 +83,7 @@ static const struct {
 static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
 	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
+	"doctor",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -187,7 +191,8 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 			continue;
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
-		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim")) {
+		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim") ||
+		    !strcmp(key, "doctor")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);
@@ -366,7 +371,8 @@ static enum nl_err derive(struct nl_config *c)
 		c->base_url[--n] = 0;
 	if ((e = check_addr(c, "reply_to", c->reply_to)) ||
 	    (e = check_addr(c, "bounce_address", c->bounce_address)) ||
-	    (e = check_addr(c, "unsubscribe_email", c->unsubscribe_email)))
+	    (e = check_addr(c, "unsubscribe_email", c->unsubscribe_email)) ||
+	    (e = check_addr(c, "doctor.probe_rcpt", c->doctor.probe_rcpt)))
 		return e;
 	if (!*c->bounce_address)
 		e = nl_config_set(&c->bounce_address, c->from_addr);

@@ -509,3 +509,78 @@ enum nl_err nl_dkim_sign(const void *ctx, struct nl_buf *out, size_t start)
 	nl_buf_free(&sigs);
 	return e;
 }
+
+/* ---- the key record to publish (for doctor) ---- */
+
+size_t nl_dkim_keys(const struct nl_dkim *d, const char **selector, size_t i)
+{
+	if (d && i < d->nk && selector)
+		*selector = d->k[i].selector;
+	return d ? d->nk : 0;
+}
+
+enum nl_err nl_dkim_public_key(const struct nl_dkim *d, size_t i, struct nl_buf *p64,
+			       bool *ed25519)
+{
+	unsigned char raw[32], *der = NULL;
+	size_t n = sizeof raw;
+	char *text;
+	int len;
+	if (!d || i >= d->nk)
+		return nl_errf(NL_EINTERNAL, "DKIM: no key %zu", i);
+	*ed25519 = d->k[i].ed25519;
+	/* RFC 8463: Ed25519's p= is the bare key; RSA's is the DER SubjectPublicKeyInfo. */
+	if (*ed25519) {
+		if (EVP_PKEY_get_raw_public_key(d->k[i].pkey, raw, &n) != 1)
+			return crypto_fail("reading the public key");
+		len = (int)n;
+	} else if ((len = i2d_PUBKEY(d->k[i].pkey, &der)) <= 0) {
+		return crypto_fail("encoding the public key");
+	}
+	size_t cap = 4 * (((size_t)len + 2) / 3) + 1;
+	if (!(text = malloc(cap))) {
+		OPENSSL_free(der);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	b64(*ed25519 ? raw : der, (size_t)len, text, cap);
+	nl_buf_adds(p64, text);
+	free(text);
+	OPENSSL_free(der);
+	return nl_buf_err(p64);
+}
+
+/*
+ * p= holds the SubjectPublicKeyInfo for RSA (RFC 6376 errata 3017), though
+ * some publish the bare RSAPublicKey, which verifiers take too: compare
+ * keys, not text.
+ */
+bool nl_dkim_public_key_matches(const struct nl_dkim *d, size_t i, const char *p64, size_t n)
+{
+	unsigned char raw[32];
+	size_t rn = sizeof raw, pad = 0;
+	bool ok = false;
+	if (!d || i >= d->nk || !n || n % 4 || n > 8192)
+		return false;
+	unsigned char *der = malloc(n / 4 * 3 + 1);
+	if (!der)
+		return false;
+	int len = EVP_DecodeBlock(der, (const unsigned char *)p64, (int)n);
+	while (pad < 2 && p64[n - 1 - pad] == '=')
+		pad++;
+	len -= (int)pad;
+	if (len > 0 && d->k[i].ed25519) {
+		ok = len == 32 && EVP_PKEY_get_raw_public_key(d->k[i].pkey, raw, &rn) == 1 &&
+		     !memcmp(raw, der, 32);
+	} else if (len > 0) {
+		const unsigned char *q = der;
+		EVP_PKEY *pk = d2i_PUBKEY(NULL, &q, len);
+		if (!pk) {
+			q = der;
+			pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, len);
+		}
+		ok = pk && q == der + len && EVP_PKEY_eq(pk, d->k[i].pkey) == 1;
+		EVP_PKEY_free(pk);
+	}
+	free(der);
+	return ok;
+}

@@ -21,6 +21,8 @@ static const char usage[] =
 	"  send POST.md [options]       send the post to every active subscriber\n"
 	"  send POST.md --dry-run[=DIR] write every reader's message as .eml files instead\n"
 	"  status POST.md               what the send log says about a post\n"
+	"  doctor [POST.md]             check config, list, relay, DNS (SPF, DKIM, DMARC),\n"
+	"                               unsubscribe endpoint and the latest post\n"
 	"  cron [--dry-run]             send every post that is due, once, quietly\n"
 	"                               (for cron or a systemd timer)\n"
 	"  schedule                     every post in the posts folder, with its state\n"
@@ -41,6 +43,7 @@ static const struct {
 	int (*fn)(struct nl_cli *, int, char **);
 } commands[] = {
 	{"cron", cmd_cron},
+	{"doctor", cmd_doctor},
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},

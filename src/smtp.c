@@ -68,6 +68,7 @@ struct worker {
 	struct nl_buf out;	/* the dot-stuffed message */
 	bool pioneer;		/* this worker opens the run's first session */
 	int id;
+	struct nl_smtp_probe *probe;	/* doctor's probe notes what the server offers; NULL when sending */
 };
 
 static double now_mono(void)
@@ -258,6 +259,20 @@ static void set_reply(struct reply *r, int code, const char *line, size_t k)
 	parse_esc(r->text, r->esc, sizeof r->esc);
 }
 
+/* What the greeting and EHLO replies tell doctor's probe (EHLO comes again after STARTTLS). */
+static void probe_line(struct nl_smtp_probe *p, int code, const char *line, size_t k)
+{
+	if (code == 220)
+		p->greeted = true;
+	if (code != 250 || k < 4)
+		return;
+	p->ehlo = true;
+	if (k >= 12 && !strncasecmp(line + 4, "STARTTLS", 8))
+		p->starttls_offered = true;
+	if (k > 8 && !strncasecmp(line + 4, "AUTH", 4) && (line[8] == ' ' || line[8] == '='))
+		p->auth_offered = true;
+}
+
 /* libcurl hands the greeting, EHLO and AUTH replies to the header callback. */
 static size_t header_cb(char *buf, size_t size, size_t n, void *ctx)
 {
@@ -268,6 +283,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ctx)
 	int code = k >= 3 ? reply_code(buf) : 0;
 	if (code == 235)
 		w->r.authed = true;
+	if (w->probe)
+		probe_line(w->probe, code, buf, k);
 	/* Keep a refusal over what follows it (the last line of it, if it has several). */
 	if (code && !(w->r.code >= 400 && code != w->r.code))
 		set_reply(&w->r, code, buf, k);
@@ -1191,4 +1208,64 @@ enum nl_err nl_smtp_prepare(struct nl_config *cfg, char **pw)
 	curl_free(host);
 	curl_url_cleanup(u);
 	return e;
+}
+
+/* ---- doctor's probe ---- */
+
+static void probe_step(struct worker *w, const char *line, int *code, char *text, size_t n)
+{
+	command(w, NL_STAGE_MAIL, line, w->s->o->cfg->timeout);
+	*code = w->r.code;
+	snprintf(text, n, "%s", w->r.text);
+}
+
+/* Why the session did not open, in doctor's words. */
+static void probe_failed(struct worker *w, CURLcode rc, struct nl_smtp_probe *p)
+{
+	snprintf(p->error, sizeof p->error, "%s", w->r.text);
+	p->error_code = w->r.code;
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+		p->failed = NL_PROBE_CERT;
+	else if (tls_error(rc))
+		p->failed = NL_PROBE_TLS;
+	else if (rc == CURLE_LOGIN_DENIED || (rc == CURLE_OK && w->s->o->password))
+		p->failed = NL_PROBE_AUTH;
+	else if (!p->greeted)
+		p->failed = NL_PROBE_CONNECT;
+	else
+		p->failed = NL_PROBE_EHLO;
+}
+
+enum nl_err nl_smtp_probe(const struct nl_smtp_opts *o, const char *rcpt, struct nl_smtp_probe *p)
+{
+	struct sender s = {.o = o};
+	struct worker w = {.s = &s, .probe = p};
+	char line[800], *ip = NULL;
+	memset(p, 0, sizeof *p);
+	nl_buf_init(&w.out);
+	CURLcode rc = connect_session(&w);
+	if (rc == CURLE_OUT_OF_MEMORY && !w.curl)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (session_verdict(&w, rc) != NL_V_OK) {
+		probe_failed(&w, rc, p);
+		close_session(&w, w.curl != NULL);
+		return NL_OK;
+	}
+	p->tls = o->cfg->tls != NL_TLS_NONE;
+	p->authed = w.r.authed;
+	if (!curl_easy_getinfo(w.curl, CURLINFO_PRIMARY_IP, &ip) && ip)
+		snprintf(p->peer_ip, sizeof p->peer_ip, "%s", ip);
+	snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", o->envelope_from);
+	probe_step(&w, line, &p->mail_code, p->mail_reply, sizeof p->mail_reply);
+	if (p->mail_code == 250) {
+		snprintf(line, sizeof line, "RCPT TO:<%s>\r\n", rcpt);
+		probe_step(&w, line, &p->rcpt_code, p->rcpt_reply, sizeof p->rcpt_reply);
+	}
+	if (p->mail_code) {
+		probe_step(&w, "RSET\r\n", &p->rset_code, p->rset_reply, sizeof p->rset_reply);
+		probe_step(&w, "QUIT\r\n", &p->quit_code, p->quit_reply, sizeof p->quit_reply);
+	}
+	close_session(&w, false);
+	nl_buf_free(&w.out);
+	return NL_OK;
 }
