@@ -48,4 +48,13 @@ void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
 /* How the campaign's images are delivered, and how many are attached. */
 enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached);
 
+/*
+ * Where the web archive keeps the image a post names as url, relative to
+ * the post's folder there (BASE_URL/SLUG/): url with "." and ".." folded and
+ * no leading '/' ("./img/../a b.png" is "a b.png"), appended to out unescaped.
+ */
+void nl_campaign_image_file(const char *url, struct nl_buf *out);
+/* Append s percent-encoded for a URL path: all but A-Z a-z 0-9 - . _ ~ and '/'. */
+void nl_url_path_escape(struct nl_buf *b, const char *s);
+
 #endif

@@ -108,6 +108,39 @@ static enum nl_err image_found(struct nl_campaign *c, const char *url, int line,
 	return im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
+void nl_campaign_image_file(const char *url, struct nl_buf *out)
+{
+	size_t base = out->len;
+	while (*url) {
+		size_t n = strcspn(url, "/");
+		if (n == 2 && !memcmp(url, "..", 2)) {
+			/* Up from the top stays at the top: the site has nothing above SLUG/. */
+			const char *up = memrchr(out->data + base, '/', out->len - base);
+			nl_buf_truncate(out, up ? (size_t)(up - out->data) : base);
+		} else if (n && !(n == 1 && *url == '.')) {
+			if (out->len > base)
+				nl_buf_addc(out, '/');
+			nl_buf_add(out, url, n);
+		}
+		url += n + (url[n] == '/');
+	}
+}
+
+void nl_url_path_escape(struct nl_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-._~/", ch))
+			nl_buf_addc(b, (char)ch);
+		else {
+			char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+			nl_buf_add(b, esc, 3);
+		}
+	}
+}
+
 static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 {
 	struct nl_campaign *c = ctx;
@@ -123,10 +156,15 @@ static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 		 * disk resolves "/..." against file:// anyway. */
 		nl_buf_adds(&b, im->path); /* already resolved */
 	} else if (c->mode == NL_IMG_LINK) {
-		const char *rel = url;
-		while (!strncmp(rel, "./", 2))
-			rel += 2;
-		nl_buf_addf(&b, "%s/%s", c->o.cfg->base_url, rel + (*rel == '/'));
+		/* Under the post's own path, so that one issue's cover.png never
+		 * replaces another's in readers' inboxes; the site copies it there. */
+		struct nl_buf file = NL_BUF_INIT;
+		nl_campaign_image_file(url, &file);
+		nl_buf_addf(&b, "%s/", c->o.cfg->base_url);
+		nl_url_path_escape(&b, c->o.post->slug);
+		nl_buf_addc(&b, '/');
+		nl_url_path_escape(&b, file.data);
+		nl_buf_free(&file);
 	} else {
 		if (!im->cid) {
 			nl_buf_addf(&b, "img%zu.%s@%s", (size_t)(im - c->images) + 1, c->o.post->slug,
