@@ -239,8 +239,12 @@ static enum nl_err put_str(struct nl_ynode *map, const char *key, const char *v)
 
 static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 {
-	const struct nl_config *cfg = c->o.cfg;
-	const struct nl_post *p = c->o.post;
+	return nl_campaign_context(c->o.cfg, c->o.post, out);
+}
+
+enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_post *p,
+				struct nl_ynode **out)
+{
 	struct nl_ynode *ctx = nl_ynode_clone(p->meta);
 	const struct nl_ynode *pubsrc = nl_ynode_get(cfg->root, "publication");
 	struct nl_ynode *pub = pubsrc ? nl_ynode_clone(pubsrc) : nl_ynode_map();
@@ -386,16 +390,22 @@ static void installed_template(const char *file, char *path, size_t cap)
 	try_template(NL_DATADIR "/templates", file, path, cap < PATH_MAX ? cap : PATH_MAX);
 }
 
+void nl_campaign_template_path(const struct nl_config *cfg, const char *file, char *path,
+			       size_t cap)
+{
+	struct stat st;
+	snprintf(path, cap, "%s/%s", cfg->templates, file);
+	if (stat(path, &st))
+		installed_template(file, path, cap);
+}
+
 static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
 			     struct nl_ynode *ctx, const char *content)
 {
 	struct nl_tmpl *t = NULL;
 	enum nl_err e;
 	char path[PATH_MAX];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
-	if (stat(path, &st))
-		installed_template(file, path, sizeof path);
+	nl_campaign_template_path(c->o.cfg, file, path, sizeof path);
 	if (!html) {
 		struct nl_buf d = NL_BUF_INIT;
 		wrap_text(&d, c->o.post->description, 72);

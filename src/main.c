@@ -44,6 +44,7 @@ static const struct {
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},
+	{"site", cmd_site},
 	{"status", cmd_status},
 	{"subscribers", cmd_subscribers},
 };
