@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 struct img {
 	char *src;	/* the resolved file */
 	char *file;	/* where it goes under SLUG/, unescaped */
+	char *what;	/* "post.md:LINE: image 'url'", for errors */
 };
 
 /* One published post, rendered. */
@@ -40,6 +43,9 @@ struct entry {
 	size_t nimgs;
 	char *og_image;		/* absolute URL or NULL */
 	char *page;		/* the whole page */
+	size_t len;
+	enum nl_err err;	/* rendering it failed: err and errmsg */
+	char *errmsg;
 };
 
 /* One file of the site: bytes, or an image copied from src. */
@@ -48,12 +54,15 @@ struct out {
 	char *data;
 	size_t len;
 	const char *src;
+	const char *what;	/* with src: names it in errors */
+	bool changed;	/* differs from the folder's file */
 };
 
 struct site {
 	const struct nl_site_opts *o;
 	const struct nl_config *cfg;
 	char root[PATH_MAX];	/* the output folder, resolved */
+	int rootfd;		/* and open */
 	struct nl_tmpl *page_t, *index_t;
 	struct entry *ents;
 	size_t nents;
@@ -165,11 +174,9 @@ static enum nl_err add_image(struct site *s, struct entry *e, const char *url, i
 {
 	struct nl_image_place pl = {e->p->path, e->p->dir, s->cfg->images_dir};
 	struct nl_buf f = NL_BUF_INIT;
-	const char *type;
 	char *path = NULL;
+	/* Its content is checked when it is read to be compared (out_bytes). */
 	enum nl_err err = nl_image_locate(&pl, url, line, &path);
-	if (!err)
-		err = nl_image_check(&pl, url, line, path, &type);
 	nl_campaign_image_file(url, &f);
 	if (!err && (err = nl_buf_err(&f)))
 		err = nl_errf(NL_ENOMEM, "out of memory");
@@ -198,8 +205,10 @@ static enum nl_err add_image(struct site *s, struct entry *e, const char *url, i
 	e->imgs = im;
 	im[e->nimgs].src = path;
 	im[e->nimgs].file = nl_buf_detach(&f, NULL);
+	nl_buf_addf(&f, "%s:%d: image '%s'", e->p->path, line, url);
+	im[e->nimgs].what = nl_buf_detach(&f, NULL);
 	*file = im[e->nimgs++].file;
-	return NL_OK;
+	return im[e->nimgs - 1].what ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
 static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
@@ -248,13 +257,12 @@ static enum nl_err front_image(struct site *s, struct entry *e)
 
 static enum nl_err render_body(struct site *s, struct entry *e)
 {
-	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT;
+	struct nl_buf html = NL_BUF_INIT;
 	struct img_ctx ic = {s, e};
 	struct nl_render_opts ro = {.unsafe_html = s->cfg->allow_html, .wrap = 72,
 				    .image = image_cb, .image_ctx = &ic, .name = e->p->path,
 				    .first_line = e->p->body_line};
-	enum nl_err err = nl_render(e->p->body, e->p->body_len, &ro, &html, &text);
-	nl_buf_free(&text);
+	enum nl_err err = nl_render(e->p->body, e->p->body_len, &ro, &html, NULL);
 	if (!err && !(err = nl_buf_err(&html)))
 		err = front_image(s, e);
 	if (!err)
@@ -386,7 +394,7 @@ static enum nl_err add_out(struct site *s, char *rel, char *data, size_t len, co
 		s->outs = o;
 		s->capouts = cap;
 	}
-	s->outs[s->nouts++] = (struct out){rel, data, len, src};
+	s->outs[s->nouts++] = (struct out){rel, data, len, src, NULL, true};
 	return NL_OK;
 }
 
@@ -399,14 +407,13 @@ static char *path_of(const char *fmt, const char *a, const char *b)
 
 static enum nl_err post_outputs(struct site *s, struct entry *e)
 {
-	size_t len;
-	enum nl_err err = post_page(s, e, &len);
-	if (err)
-		return err;
-	err = add_out(s, path_of("%s/%s", e->p->slug, "index.html"), e->page, len, NULL);
+	enum nl_err err = add_out(s, path_of("%s/%s", e->p->slug, "index.html"), e->page, e->len,
+				  NULL);
 	e->page = NULL;
 	for (size_t i = 0; !err && i < e->nimgs; i++)
-		err = add_out(s, path_of("%s/%s", e->p->slug, e->imgs[i].file), NULL, 0, e->imgs[i].src);
+		if (!(err = add_out(s, path_of("%s/%s", e->p->slug, e->imgs[i].file), NULL, 0,
+				    e->imgs[i].src)))
+			s->outs[s->nouts - 1].what = e->imgs[i].what;
 	return err;
 }
 
@@ -662,22 +669,69 @@ static enum nl_err collect(struct site *s, const struct nl_schedule *sch)
 	return NL_OK;
 }
 
+/* Render one post and its page; a worker thread's error is kept with the entry. */
+static void render_entry(struct site *s, struct entry *e)
+{
+	if (interrupted(s))
+		e->err = nl_errf(NL_EINTERRUPTED, "interrupted; the site is as it was");
+	else if (!(e->err = render_body(s, e)))
+		e->err = post_page(s, e, &e->len);
+	if (e->err && !(e->errmsg = strdup(nl_errmsg())))
+		e->err = NL_ENOMEM;
+}
+
+struct pool {
+	struct site *s;
+	atomic_size_t next;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+	for (size_t i; (i = atomic_fetch_add(&pl->next, 1)) < pl->s->nents;)
+		render_entry(pl->s, &pl->s->ents[i]);
+	return NULL;
+}
+
+/*
+ * Posts are independent: render them on every core (the first one alone,
+ * so that cmark-gfm registers its extensions before threads share them).
+ */
+static void render_posts(struct site *s)
+{
+	pthread_t th[8];
+	size_t nth = 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct pool pl = {.s = s};
+	if (!s->nents)
+		return;
+	render_entry(s, &s->ents[0]);
+	atomic_init(&pl.next, 1);
+	for (long k = 1; k < cores && nth < NL_ARRAY_LEN(th) && s->nents > 16; k++)
+		if (!pthread_create(&th[nth], NULL, worker, &pl))
+			nth++;
+	worker(&pl);
+	for (size_t k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+}
+
 static enum nl_err render_all(struct site *s)
 {
 	enum nl_err e = NL_OK;
 	size_t per = (size_t)s->cfg->site.per_page;
 	size_t pages = s->nents ? (s->nents + per - 1) / per : 1;
+	render_posts(s);
 	for (size_t i = 0; !e && i < s->nents; i++) {
-		if (interrupted(s))
-			return nl_errf(NL_EINTERRUPTED, "interrupted; the site is as it was");
-		if (!(e = render_body(s, &s->ents[i])))
-			e = post_outputs(s, &s->ents[i]);
+		struct entry *en = &s->ents[i];
+		if (en->err) /* the first in the index's order, whichever thread saw it */
+			return nl_errf(en->err, "%s", en->errmsg ? en->errmsg : "out of memory");
+		e = post_outputs(s, en);
 	}
 	for (size_t k = 1; !e && k <= pages; k++)
 		e = index_page(s, k, pages);
 	if (!e && !(e = subscribe_page(s)) && !(e = feed(s)))
 		e = sitemap(s, pages);
-	return e == NL_ENOMEM && !*nl_errmsg() ? nl_errf(NL_ENOMEM, "out of memory") : e;
+	return e;
 }
 
 /* ---- the folder ---- */
@@ -796,36 +850,55 @@ static bool same_bytes(int dfd, const char *name, const char *data, size_t len)
 	return same;
 }
 
-static enum nl_err write_one(struct site *s, const struct out *o)
+/* The bytes o stands for: its own, or its image file's (read again, checked by content). */
+static enum nl_err out_bytes(const struct out *o, struct nl_buf *img, const char **data, size_t *len)
 {
-	struct nl_buf img = NL_BUF_INIT, path = NL_BUF_INIT, tmp = NL_BUF_INIT;
-	const char *base, *type, *data = o->data;
-	size_t len = o->len;
-	enum nl_err e = NL_OK;
+	const char *type;
+	enum nl_err e;
+	*data = o->data;
+	*len = o->len;
+	if (!o->src)
+		return NL_OK;
+	nl_buf_reset(img);
+	if ((e = nl_image_read(o->what, o->src, img, &type)))
+		return e;
+	*data = img->data;
+	*len = img->len;
+	return NL_OK;
+}
+
+/* Whether o differs from what the folder has (o->changed). */
+static enum nl_err compare_one(struct site *s, struct out *o, struct nl_buf *img)
+{
+	const char *data;
+	size_t len;
+	enum nl_err e = out_bytes(o, img, &data, &len);
+	if (e)
+		return e;
+	/* Only read here: a symlink on the way is refused when writing. */
+	o->changed = !same_bytes(s->rootfd, o->rel, data, len);
+	return NL_OK;
+}
+
+static enum nl_err write_one(struct site *s, const struct out *o, struct nl_buf *img)
+{
+	struct nl_buf path = NL_BUF_INIT, tmp = NL_BUF_INIT;
+	const char *base, *data;
+	size_t len;
+	enum nl_err e = out_bytes(o, img, &data, &len);
+	if (e)
+		return e;
 	int dfd = open_parent(s, o->rel, true, &base);
 	if (dfd < 0)
 		return nl_errf(NL_ECANTCREAT, "%s/%s: cannot make its folder (a symlink there is "
 			       "never followed): %s", s->o->dir, o->rel, strerror(errno));
-	if (o->src) {
-		/* Read again and checked by content, as the mail's images are. */
-		if ((e = nl_image_read(o->rel, o->src, &img, &type)))
-			goto out;
-		data = img.data;
-		len = img.len;
-	}
-	if (same_bytes(dfd, base, data, len)) {
-		s->st->unchanged++;
-		goto out;
-	}
+	close(dfd);
 	nl_buf_addf(&path, "%s/%s", s->root, o->rel);
 	nl_buf_add(&tmp, path.data, path.len - strlen(base));
 	nl_buf_addf(&tmp, ".%s" TMP_SUFFIX, base);
 	if (!(e = nl_buf_err(&path)) && !(e = nl_buf_err(&tmp)) &&
 	    !(e = nl_write_replace(path.data, tmp.data, data, len)))
 		s->st->written++;
-out:
-	close(dfd);
-	nl_buf_free(&img);
 	nl_buf_free(&path);
 	nl_buf_free(&tmp);
 	return e;
@@ -874,20 +947,24 @@ static enum nl_err read_manifest(const struct site *s, struct nl_buf *raw, char 
 	return NL_OK;
 }
 
-static enum nl_err write_manifest(const struct site *s, const char *state, char **a, size_t na,
-				  char **b, size_t nb)
+static void manifest_text(struct nl_buf *m, const char *state, char **a, size_t na, char **b,
+			  size_t nb)
 {
-	struct nl_buf m = NL_BUF_INIT, path = NL_BUF_INIT;
-	nl_buf_addf(&m, "# %s: the files `newsletter site` wrote here; it removes them when the "
+	nl_buf_addf(m, "# %s: the files `newsletter site` wrote here; it removes them when the "
 		    "site no longer has them\n", state);
 	for (size_t i = 0; i < na; i++)
-		nl_buf_addf(&m, "%s\n", a[i]);
+		nl_buf_addf(m, "%s\n", a[i]);
 	for (size_t i = 0; i < nb; i++)
-		nl_buf_addf(&m, "%s\n", b[i]);
+		nl_buf_addf(m, "%s\n", b[i]);
+}
+
+/* Written with fsync: the one file whose loss would leave files nobody removes. */
+static enum nl_err write_manifest(const struct site *s, const struct nl_buf *m)
+{
+	struct nl_buf path = NL_BUF_INIT;
 	nl_buf_addf(&path, "%s/%s", s->root, MANIFEST);
-	enum nl_err e = nl_buf_err(&m) || nl_buf_err(&path) ? nl_errf(NL_ENOMEM, "out of memory")
-							     : nl_write_atomic(path.data, m.data, m.len);
-	nl_buf_free(&m);
+	enum nl_err e = nl_buf_err(m) || nl_buf_err(&path) ? nl_errf(NL_ENOMEM, "out of memory")
+							    : nl_write_atomic(path.data, m->data, m->len);
 	nl_buf_free(&path);
 	return e;
 }
@@ -930,52 +1007,77 @@ static void remove_tmps(const struct site *s, char **rels, size_t n)
 	}
 }
 
-/* One syncfs for every file written: a build of a thousand pages is not a thousand fsyncs. */
-static enum nl_err sync_site(const struct site *s)
+/* Compare everything first: a build that changes nothing writes nothing, not even the manifest. */
+static enum nl_err compare_all(struct site *s, struct nl_buf *img, size_t *changed)
 {
-	int fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	enum nl_err e = NL_OK;
-	if (fd < 0 || syncfs(fd))
-		e = nl_errf(NL_EIO, "%s: cannot sync: %s", s->o->dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	*changed = 0;
+	for (size_t i = 0; !e && i < s->nouts; i++) {
+		if (!(e = compare_one(s, &s->outs[i], img)))
+			*changed += s->outs[i].changed;
+		else if (interrupted(s))
+			e = nl_errf(NL_EINTERRUPTED, "interrupted; the site is as it was");
+	}
+	s->st->unchanged = s->nouts - *changed;
+	return e;
+}
+
+static enum nl_err write_changed(struct site *s, struct nl_buf *img)
+{
+	enum nl_err e = NL_OK;
+	for (size_t i = 0; !e && i < s->nouts; i++) {
+		if (interrupted(s))
+			e = nl_errf(NL_EINTERRUPTED, "interrupted; every file is whole, old or new");
+		else if (s->outs[i].changed)
+			e = write_one(s, &s->outs[i], img);
+	}
 	return e;
 }
 
 static enum nl_err write_all(struct site *s)
 {
-	struct nl_buf raw = NL_BUF_INIT;
+	struct nl_buf raw = NL_BUF_INIT, img = NL_BUF_INIT, m = NL_BUF_INIT;
 	char **old = NULL, **now = calloc(s->nouts ? s->nouts : 1, sizeof *now);
-	size_t nold = 0;
+	size_t nold = 0, changed = 0;
 	bool complete;
 	enum nl_err e = now ? read_manifest(s, &raw, &old, &nold, &complete)
 			    : nl_errf(NL_ENOMEM, "out of memory");
 	for (size_t i = 0; now && i < s->nouts; i++)
 		now[i] = s->outs[i].rel;
-	if (!e && !complete)
+	if (!e)
+		e = compare_all(s, &img, &changed);
+	if (e)
+		goto out;
+	qsort(now, s->nouts, sizeof *now, cmp_str);
+	manifest_text(&m, "complete", now, s->nouts, NULL, 0);
+	/* raw ends in the NUL read_manifest added, and its lines were cut in place: compare lengths and lists. */
+	if (!changed && complete && nold == s->nouts && !nl_buf_err(&m) && raw.len == m.len + 1) {
+		bool same = true;
+		for (size_t i = 0; same && i < nold; i++)
+			same = !strcmp(old[i], now[i]);
+		if (same)
+			goto out;
+	}
+	if (!complete)
 		remove_tmps(s, old, nold);
 	/* Old and new both listed while writing, so a killed build leaves nothing unowned. */
-	if (!e)
-		e = write_manifest(s, "building", old, nold, now, s->nouts);
-	for (size_t i = 0; !e && i < s->nouts; i++) {
-		if (interrupted(s))
-			e = nl_errf(NL_EINTERRUPTED, "interrupted; every file is whole, old or new");
-		else
-			e = write_one(s, &s->outs[i]);
-	}
-	if (!e)
-		e = sync_site(s);
-	if (!e) {
-		qsort(now, s->nouts, sizeof *now, cmp_str);
+	struct nl_buf building = NL_BUF_INIT;
+	manifest_text(&building, "building", old, nold, now, s->nouts);
+	e = write_manifest(s, &building);
+	nl_buf_free(&building);
+	if (!e && !(e = write_changed(s, &img))) {
 		for (size_t i = 0; i < nold; i++)
 			if (!bsearch(&old[i], now, s->nouts, sizeof *now, cmp_str) &&
 			    remove_rel(s, old[i]))
 				s->st->removed++;
-		e = write_manifest(s, "complete", now, s->nouts, NULL, 0);
+		e = write_manifest(s, &m);
 	}
+out:
 	free(old);
 	free(now);
 	nl_buf_free(&raw);
+	nl_buf_free(&img);
+	nl_buf_free(&m);
 	return e;
 }
 
@@ -988,11 +1090,13 @@ static void site_free(struct site *s)
 		for (size_t k = 0; k < e->nimgs; k++) {
 			free(e->imgs[k].src);
 			free(e->imgs[k].file);
+			free(e->imgs[k].what);
 		}
 		free(e->imgs);
 		free(e->html);
 		free(e->og_image);
 		free(e->page);
+		free(e->errmsg);
 	}
 	free(s->ents);
 	for (size_t i = 0; i < s->nouts; i++) {
@@ -1006,7 +1110,7 @@ static void site_free(struct site *s)
 
 enum nl_err nl_site_build(const struct nl_site_opts *o, struct nl_site_stats *st)
 {
-	struct site s = {.o = o, .cfg = o->cfg, .st = st};
+	struct site s = {.o = o, .cfg = o->cfg, .st = st, .rootfd = -1};
 	struct nl_schedule sch = {0};
 	struct nl_schedule_opts so = {.cfg = o->cfg, .now = o->now};
 	int lock = -1;
@@ -1019,7 +1123,12 @@ enum nl_err nl_site_build(const struct nl_site_opts *o, struct nl_site_stats *st
 	    (e = nl_schedule_load(&so, &sch)) || (e = collect(&s, &sch)) || (e = render_all(&s)))
 		goto out;
 	st->posts = s.nents;
-	e = write_all(&s);
+	if ((s.rootfd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		e = nl_errf(NL_ENOINPUT, "%s: %s", s.o->dir, strerror(errno));
+	else
+		e = write_all(&s);
+	if (s.rootfd >= 0)
+		close(s.rootfd);
 out:
 	site_free(&s);
 	nl_schedule_free(&sch);
