@@ -286,7 +286,8 @@ static enum nl_err put_site(const struct site *s, struct nl_ynode *ctx, const ch
 	snprintf(feed, sizeof feed, "%s/feed.xml", s->cfg->base_url);
 	snprintf(home, sizeof home, "%s/", s->cfg->base_url);
 	enum nl_err e;
-	if ((e = put(ctx, "root", root)) || (e = put(ctx, "home_url", home)) ||
+	if ((e = put(ctx, "publication_dir", is_rtl(pub_lang(s->cfg)) ? "rtl" : "ltr")) ||
+	    (e = put(ctx, "root", root)) || (e = put(ctx, "home_url", home)) ||
 	    (e = put(ctx, "feed_url", feed)) || (e = put(ctx, "canonical_url", canonical)))
 		return e;
 	struct nl_buf b = NL_BUF_INIT;
