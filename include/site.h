@@ -20,6 +20,7 @@ struct nl_site_opts {
 
 struct nl_site_stats {
 	size_t posts;		/* published posts */
+	size_t kept;		/* of their pages, kept from the last build without rendering */
 	size_t written;		/* files (re)written */
 	size_t unchanged;	/* files that already had these bytes */
 	size_t removed;		/* files of an earlier build the site no longer has */

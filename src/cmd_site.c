@@ -55,9 +55,10 @@ int cmd_site(struct nl_cli *cli, int argc, char **argv)
 				 .interrupted = &nl_cmd_interrupted};
 	e = nl_site_build(&o, &st);
 	if (!e)
-		printf("site: %zu post%s; %zu file%s written, %zu unchanged, %zu removed: %s\n",
-			st.posts, st.posts == 1 ? "" : "s", st.written, st.written == 1 ? "" : "s",
-			st.unchanged, st.removed, o.dir);
+		printf("site: %zu post%s (%zu page%s kept unrendered); %zu file%s written, "
+		       "%zu unchanged, %zu removed: %s\n",
+		       st.posts, st.posts == 1 ? "" : "s", st.kept, st.kept == 1 ? "" : "s",
+		       st.written, st.written == 1 ? "" : "s", st.unchanged, st.removed, o.dir);
 	nl_config_free(cfg);
 	return e ? nl_cmd_fail(e) : 0;
 }

@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "images.h"
 #include "log.h"
+#include "nl.h"
 #include "render.h"
 #include "template.h"
 
@@ -46,6 +47,9 @@ struct entry {
 	size_t len;
 	enum nl_err err;	/* rendering it failed: err and errmsg */
 	char *errmsg;
+	unsigned long long key;	/* what its page depends on (the cache) */
+	long long made;		/* when the build that rendered its page started */
+	bool hit;		/* the page on disk is this one: not rendered again */
 };
 
 /* One file of the site: bytes, or an image copied from src. */
@@ -56,6 +60,7 @@ struct out {
 	const char *src;
 	const char *what;	/* with src: names it in errors */
 	bool changed;	/* differs from the folder's file */
+	bool keep;	/* the cache says the folder's file is current */
 };
 
 struct site {
@@ -69,6 +74,11 @@ struct site {
 	struct out *outs;
 	size_t nouts, capouts;
 	struct nl_site_stats *st;
+	char page_path[PATH_MAX];	/* the page template's file */
+	long long started;		/* this build, in seconds */
+	struct nl_buf cache;		/* the cache file's text, cut into records */
+	struct crec *recs;		/* sorted by slug */
+	size_t nrecs;
 };
 
 static const char *const no_fields[1] = {""};
@@ -379,7 +389,7 @@ static enum nl_err plain_ctx(const struct site *s, const char *title, const char
 
 static enum nl_err add_out(struct site *s, char *rel, char *data, size_t len, const char *src)
 {
-	if (!rel || (!data && !src)) {
+	if (!rel) {
 		free(rel);
 		free(data);
 		return nl_errf(NL_ENOMEM, "out of memory");
@@ -395,7 +405,8 @@ static enum nl_err add_out(struct site *s, char *rel, char *data, size_t len, co
 		s->outs = o;
 		s->capouts = cap;
 	}
-	s->outs[s->nouts++] = (struct out){rel, data, len, src, NULL, true};
+	/* Neither bytes nor a source: the page the cache vouches for, kept as it is. */
+	s->outs[s->nouts++] = (struct out){rel, data, len, src, NULL, true, !data && !src};
 	return NL_OK;
 }
 
@@ -644,8 +655,8 @@ static enum nl_err load_templates(struct site *s)
 {
 	char path[PATH_MAX];
 	enum nl_err e;
-	nl_campaign_template_path(s->cfg, "page.html", path, sizeof path);
-	if ((e = nl_tmpl_load(path, true, &s->page_t)))
+	nl_campaign_template_path(s->cfg, "page.html", s->page_path, sizeof s->page_path);
+	if ((e = nl_tmpl_load(s->page_path, true, &s->page_t)))
 		return e;
 	nl_campaign_template_path(s->cfg, "index.html", path, sizeof path);
 	return nl_tmpl_load(path, true, &s->index_t);
@@ -670,9 +681,224 @@ static enum nl_err collect(struct site *s, const struct nl_schedule *sch)
 	return NL_OK;
 }
 
+/* ---- the cache: pages that need not be rendered again ---- */
+
+static bool same_bytes(int dfd, const char *name, const char *data, size_t len);
+
+/*
+ * A build that changes nothing must be fast (1,000 posts in well under a
+ * second), and rendering is most of a build. A post's page depends on the
+ * post file, the config, the page template, the program, base_url and its
+ * date; when none of them changed (by stat: size, times, inode) and its page
+ * in the folder is the one the last build left (size and mtime), the page is
+ * kept without rendering. Feed entries are always rendered (the feed holds
+ * their HTML). One line per post in DIR/.newsletter-site-cache:
+ *   SLUG KEY MADE SIZE MTIME OG N SRC1 FILE1 ... (tab-separated)
+ */
+#define CACHE ".newsletter-site-cache"
+#define CACHE_HEAD "# newsletter site cache 1: pages a build may keep; safe to delete\n"
+#define CACHE_FIELDS 7
+
+struct crec {
+	const char *f[CACHE_FIELDS]; /* slug, key, made, size, mtime, og ("-": none), nimgs */
+	const char *imgs;	/* the rest: SRC\tFILE pairs */
+};
+
+static void fnv(unsigned long long *h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ b[i]) * 0x100000001b3ULL;
+}
+
+/* A file's identity, and the newest of its times into *newest. */
+static void fnv_stat(unsigned long long *h, const char *path, long long *newest)
+{
+	struct stat st;
+	fnv(h, path, strlen(path) + 1);
+	if (stat(path, &st)) {
+		fnv(h, "-", 1);
+		return;
+	}
+	long long v[] = {(long long)st.st_size, (long long)st.st_ino, (long long)st.st_dev,
+			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+	fnv(h, v, sizeof v);
+	if (v[3] > *newest)
+		*newest = v[3];
+	if (v[5] > *newest)
+		*newest = v[5];
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	return strcmp(((const struct crec *)a)->f[0], ((const struct crec *)b)->f[0]);
+}
+
+/* Cut the cache's text into records in place; lines that do not parse are left out. */
+static void cache_parse(struct site *s)
+{
+	char *p = s->cache.data;
+	if (strncmp(p, CACHE_HEAD, strlen(CACHE_HEAD)))
+		return;
+	for (char *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+		struct crec r = {0};
+		size_t k = 0;
+		*nl = 0;
+		for (char *q = p; k < CACHE_FIELDS && q; k++) {
+			r.f[k] = q;
+			if ((q = strchr(q, '\t')))
+				*q++ = 0;
+			r.imgs = q ? q : nl;
+		}
+		if (k < CACHE_FIELDS || *p == '#')
+			continue;
+		struct crec *a = realloc(s->recs, (s->nrecs + 1) * sizeof *a);
+		if (!a)
+			return;
+		s->recs = a;
+		a[s->nrecs++] = r;
+	}
+	qsort(s->recs, s->nrecs, sizeof *s->recs, cmp_rec);
+}
+
+static void cache_read(struct site *s)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = openat(s->rootfd, CACHE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		nl_buf_add(&s->cache, chunk, (size_t)n);
+	close(fd);
+	if (n == 0 && !nl_buf_err(&s->cache))
+		cache_parse(s);
+}
+
+/* The images of a cached page: its SRC\tFILE pairs, each checked again when compared. */
+static enum nl_err cache_images(struct entry *e, const struct crec *r)
+{
+	char *end;
+	size_t n = strtoul(r->f[6], &end, 10);
+	const char *p = r->imgs;
+	if (*end || n > NL_RENDER_MAX_LINKS)
+		return NL_EDATA;
+	if (n && !(e->imgs = calloc(n, sizeof *e->imgs)))
+		return NL_ENOMEM;
+	for (; e->nimgs < n; e->nimgs++) {
+		struct img *im = &e->imgs[e->nimgs];
+		size_t a = strcspn(p, "\t"), b = p[a] ? strcspn(p + a + 1, "\t") : 0;
+		if (!p[a] || !a || !b || !(im->src = nl_strndup(p, a)) ||
+		    !(im->file = nl_strndup(p + a + 1, b)) || !(im->what = strdup(im->src)))
+			return NL_EDATA;
+		p += a + 1 + b + (p[a + 1 + b] == '\t');
+	}
+	if (strcmp(r->f[5], "-") && !(e->og_image = strdup(r->f[5])))
+		return NL_ENOMEM;
+	return NL_OK;
+}
+
+/* Whether entry e's page may be kept: same inputs, and the folder's page is the one written. */
+static bool cache_hit(struct site *s, struct entry *e, unsigned long long base, long long newest,
+		      bool may)
+{
+	struct crec key = {.f = {e->p->slug}}, *r;
+	char rel[PATH_MAX], hex[32];
+	struct stat st;
+	unsigned long long h = base;
+	fnv_stat(&h, e->p->path, &newest);
+	fnv(&h, &e->when, sizeof e->when);
+	e->key = h;
+	snprintf(hex, sizeof hex, "%016llx", h);
+	if (!may || !(r = bsearch(&key, s->recs, s->nrecs, sizeof *r, cmp_rec)) || strcmp(r->f[1], hex))
+		return false;
+	e->made = strtoll(r->f[2], NULL, 10);
+	/* An input changed in the second that build started may have changed unseen (same times). */
+	snprintf(rel, sizeof rel, "%s/index.html", e->p->slug);
+	if (newest >= e->made - 1 || fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) ||
+	    !S_ISREG(st.st_mode) || st.st_size != strtoll(r->f[3], NULL, 10) ||
+	    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != strtoll(r->f[4], NULL, 10))
+		return false;
+	if (cache_images(e, r)) {
+		for (size_t i = 0; i < e->nimgs; i++) {
+			free(e->imgs[i].src);
+			free(e->imgs[i].file);
+			free(e->imgs[i].what);
+		}
+		free(e->imgs);
+		free(e->og_image);
+		e->imgs = NULL;
+		e->og_image = NULL;
+		e->nimgs = 0;
+		return false;
+	}
+	return true;
+}
+
+static enum nl_err cache_lookup(struct site *s)
+{
+	unsigned long long base = 0xcbf29ce484222325ULL;
+	long long newest = 0;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = 0;
+	fnv(&base, "1", 2);
+	fnv(&base, NL_VERSION, sizeof NL_VERSION);
+	fnv_stat(&base, exe, &newest);
+	fnv_stat(&base, s->cfg->path, &newest);
+	fnv_stat(&base, s->page_path, &newest);
+	fnv(&base, s->cfg->base_url, strlen(s->cfg->base_url) + 1);
+	fnv(&base, s->cfg->images_dir, strlen(s->cfg->images_dir) + 1);
+	cache_read(s);
+	for (size_t i = 0; i < s->nents; i++) {
+		struct entry *e = &s->ents[i];
+		e->hit = cache_hit(s, e, base, newest, i >= FEED_POSTS);
+		s->st->kept += e->hit;
+		if (!e->hit)
+			e->made = s->started;
+	}
+	return NL_OK;
+}
+
+/* After a build that succeeded: what the next one may keep. Best effort: it is only a cache. */
+static void cache_save(struct site *s)
+{
+	struct nl_buf b = NL_BUF_INIT, path = NL_BUF_INIT, tmp = NL_BUF_INIT;
+	nl_buf_adds(&b, CACHE_HEAD);
+	for (size_t i = 0; i < s->nents; i++) {
+		const struct entry *e = &s->ents[i];
+		char rel[PATH_MAX];
+		struct stat st;
+		bool clean = !strpbrk(e->og_image ? e->og_image : "", "\t\n");
+		for (size_t k = 0; k < e->nimgs; k++)
+			clean = clean && !strpbrk(e->imgs[k].src, "\t\n") && !strpbrk(e->imgs[k].file, "\t\n");
+		snprintf(rel, sizeof rel, "%s/index.html", e->p->slug);
+		if (!clean || fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		nl_buf_addf(&b, "%s\t%016llx\t%lld\t%lld\t%lld\t%s\t%zu", e->p->slug, e->key, e->made,
+			    (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+			    e->og_image ? e->og_image : "-", e->nimgs);
+		for (size_t k = 0; k < e->nimgs; k++)
+			nl_buf_addf(&b, "\t%s\t%s", e->imgs[k].src, e->imgs[k].file);
+		nl_buf_addc(&b, '\n');
+	}
+	nl_buf_addf(&path, "%s/" CACHE, s->root);
+	nl_buf_addf(&tmp, "%s/." CACHE TMP_SUFFIX, s->root);
+	if (!nl_buf_err(&b) && !nl_buf_err(&path) && !nl_buf_err(&tmp) &&
+	    !same_bytes(s->rootfd, CACHE, b.data, b.len))
+		nl_write_replace(path.data, tmp.data, b.data, b.len);
+	nl_buf_free(&b);
+	nl_buf_free(&path);
+	nl_buf_free(&tmp);
+}
+
 /* Render one post and its page; a worker thread's error is kept with the entry. */
 static void render_entry(struct site *s, struct entry *e)
 {
+	if (e->hit)
+		return;
 	if (interrupted(s))
 		e->err = nl_errf(NL_EINTERRUPTED, "interrupted; the site is as it was");
 	else if (!(e->err = render_body(s, e)))
@@ -721,6 +947,8 @@ static enum nl_err render_all(struct site *s)
 	enum nl_err e = NL_OK;
 	size_t per = (size_t)s->cfg->site.per_page;
 	size_t pages = s->nents ? (s->nents + per - 1) / per : 1;
+	if ((e = cache_lookup(s)))
+		return e;
 	render_posts(s);
 	for (size_t i = 0; !e && i < s->nents; i++) {
 		struct entry *en = &s->ents[i];
@@ -873,8 +1101,12 @@ static enum nl_err compare_one(struct site *s, struct out *o, struct nl_buf *img
 {
 	const char *data;
 	size_t len;
-	enum nl_err e = out_bytes(o, img, &data, &len);
-	if (e)
+	enum nl_err e;
+	if (o->keep) {
+		o->changed = false;
+		return NL_OK;
+	}
+	if ((e = out_bytes(o, img, &data, &len)))
 		return e;
 	/* Only read here: a symlink on the way is refused when writing. */
 	o->changed = !same_bytes(s->rootfd, o->rel, data, len);
@@ -1040,7 +1272,7 @@ static enum nl_err write_all(struct site *s)
 	struct nl_buf raw = NL_BUF_INIT, img = NL_BUF_INIT, m = NL_BUF_INIT;
 	char **old = NULL, **now = calloc(s->nouts ? s->nouts : 1, sizeof *now);
 	size_t nold = 0, changed = 0;
-	bool complete;
+	bool complete = true;
 	enum nl_err e = now ? read_manifest(s, &raw, &old, &nold, &complete)
 			    : nl_errf(NL_ENOMEM, "out of memory");
 	for (size_t i = 0; now && i < s->nouts; i++)
@@ -1105,13 +1337,15 @@ static void site_free(struct site *s)
 		free(s->outs[i].data);
 	}
 	free(s->outs);
+	free(s->recs);
+	nl_buf_free(&s->cache);
 	nl_tmpl_free(s->page_t);
 	nl_tmpl_free(s->index_t);
 }
 
 enum nl_err nl_site_build(const struct nl_site_opts *o, struct nl_site_stats *st)
 {
-	struct site s = {.o = o, .cfg = o->cfg, .st = st, .rootfd = -1};
+	struct site s = {.o = o, .cfg = o->cfg, .st = st, .rootfd = -1, .started = (long long)time(NULL)};
 	struct nl_schedule sch = {0};
 	struct nl_schedule_opts so = {.cfg = o->cfg, .now = o->now};
 	int lock = -1;
@@ -1120,17 +1354,21 @@ enum nl_err nl_site_build(const struct nl_site_opts *o, struct nl_site_stats *st
 	if (!*o->cfg->base_url)
 		return nl_errf(NL_ECONFIG, "%s: the site needs base_url (where it will be served)",
 			       *o->cfg->path ? o->cfg->path : "config");
-	if ((e = check_dir(&s)) || (e = lock_dir(&s, &lock)) || (e = load_templates(&s)) ||
-	    (e = nl_schedule_load(&so, &sch)) || (e = collect(&s, &sch)) || (e = render_all(&s)))
+	if ((e = check_dir(&s)) || (e = lock_dir(&s, &lock)))
+		goto out;
+	if ((s.rootfd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		e = nl_errf(NL_ENOINPUT, "%s: %s", s.o->dir, strerror(errno));
+		goto out;
+	}
+	if ((e = load_templates(&s)) || (e = nl_schedule_load(&so, &sch)) || (e = collect(&s, &sch)) ||
+	    (e = render_all(&s)))
 		goto out;
 	st->posts = s.nents;
-	if ((s.rootfd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		e = nl_errf(NL_ENOINPUT, "%s: %s", s.o->dir, strerror(errno));
-	else
-		e = write_all(&s);
+	if (!(e = write_all(&s)))
+		cache_save(&s);
+out:
 	if (s.rootfd >= 0)
 		close(s.rootfd);
-out:
 	site_free(&s);
 	nl_schedule_free(&sch);
 	if (lock >= 0)

@@ -267,15 +267,19 @@ def test_only_changed_files_are_rewritten_and_gone_posts_removed_inside_only():
         folder(w)
         site(w)
         d = w.path("site")
-        before = {f: os.stat(os.path.join(d, f)).st_ino for f in files(d)}
+
+        def inodes():  # the render cache is the program's notebook, not part of the site
+            return {f: os.stat(os.path.join(d, f)).st_ino for f in files(d)
+                    if f != ".newsletter-site-cache"}
+        before = inodes()
         p = site(w)
         assert "0 files written" in p.stdout and "0 removed" in p.stdout, p.stdout
-        assert {f: os.stat(os.path.join(d, f)).st_ino for f in files(d)} == before
+        assert inodes() == before
         # One post's text changes: its page, the index page it is on, and the feed.
         with open(w.path("posts/issue2/second.md"), "a") as f:
             f.write("\nA new line.\n")
         site(w)
-        changed = sorted(f for f in before if os.stat(os.path.join(d, f)).st_ino != before[f])
+        changed = sorted(f for f, ino in inodes().items() if ino != before[f])
         assert changed == [".newsletter-site", "feed.xml", "second/index.html"], changed
         # A file of the writer's own in the folder is never touched.
         w.write("site/robots.txt", "User-agent: *\n")
@@ -459,3 +463,75 @@ def test_pages_fit_phones_and_desktops():
                         assert b.js("return getComputedStyle(document.body).direction") == "rtl"
                     b.screenshot(os.path.join(shots, f"{page.replace('/', '_')}-{width}.png"))
         print("screenshots:", shots)
+
+
+def test_the_render_cache_never_keeps_a_stale_page():
+    """Pages past the feed's 20 are kept without rendering when nothing they
+    depend on changed; any change to the post, the config or the template, or
+    to the page in the folder, renders it again."""
+    with Workdir(None, SUBS) as w:
+        os.makedirs(w.path("tpl"))
+        for n in ("email.html", "email.txt", "index.html", "page.html"):
+            shutil.copy(os.path.join(nl.TEMPLATES, n), w.path("tpl/" + n))
+        w.write_config({"posts": "posts", "templates": "tpl"})
+        for i in range(30):
+            w.write(f"posts/p{i:02d}.md", post(f"Post {i}", f"Body number {i:02d}.\n", date=f"2026-01-{i + 1:02d}"))
+        w.write("sends.log", "".join(sent_line(f"p{i:02d}") for i in range(30)))
+        old = time.time() - 3600
+
+        def age():  # inputs last changed long before the build: the cache may trust them
+            for root, _, names in os.walk(w.dir):
+                for n in names:
+                    if not root.startswith(w.path("site")):
+                        os.utime(os.path.join(root, n), (old, old))
+
+        def page(i):
+            with open(w.path(f"site/p{i:02d}/index.html")) as f:
+                return f.read()
+
+        age()
+        site(w)
+        site(w)  # the second build keeps p00..p09 from the cache
+        assert os.path.exists(w.path("site/.newsletter-site-cache"))
+        # The post, same size, same mtime: its ctime still tells.
+        w.write("posts/p03.md", post("Post 3", "Body number X3.\n", date="2026-01-04"))
+        age()
+        site(w)
+        assert "Body number X3." in page(3)
+        # The config.
+        w.write_config({"posts": "posts", "templates": "tpl", "publication": {"name": "Renamed Notes"}})
+        age()
+        site(w)
+        assert all("Renamed Notes" in page(i) for i in range(30))
+        # The template.
+        with open(w.path("tpl/page.html")) as f:
+            t = f.read()
+        w.write("tpl/page.html", t.replace("</main>", "<p>template mark</p></main>"))
+        age()
+        site(w)
+        assert all("template mark" in page(i) for i in range(30))
+        # The page itself, changed in the folder.
+        site(w)
+        w.write("site/p05/index.html", "garbage")
+        p = site(w)
+        assert "1 file written" in p.stdout, p.stdout
+        assert "Body number 05." in page(5)
+        # Inputs that changed identity without changing times: another config
+        # file and template folder, made before the last build.
+        shutil.copytree(w.path("tpl"), w.path("tpl2"))
+        w.write("tpl2/page.html", t.replace("</main>", "<p>second template</p></main>"))
+        with open(w.config) as f:
+            w.write("other.yml", f.read().replace('"tpl"', '"tpl2"'))
+        age()
+        time.sleep(2.2)  # past the second in which an unseen change could hide
+        site(w)
+        p = site(w)
+        assert "(10 pages kept unrendered)" in p.stdout, p.stdout
+        subprocess.run([BIN, "-c", w.path("other.yml"), "site"], cwd=w.dir, check=True,
+                       capture_output=True)
+        assert all("second template" in page(i) for i in range(30))
+        # A broken cache is only a slower build.
+        site(w)
+        w.write("site/.newsletter-site-cache", "# newsletter site cache 1: x\np01\tzz\t\t\n\t\t\t\t\t\t\t\t\n")
+        p = site(w)
+        assert "0 files written" in p.stdout, p.stdout
