@@ -22,7 +22,8 @@ static const char help[] =
 	"Only files whose bytes change are rewritten, each whole (temporary file,\n"
 	"rename); a run that fails leaves the old site as it was. Files an earlier\n"
 	"build wrote that the site no longer has are removed from DIR, and only\n"
-	"from there. Upload DIR to base_url (rsync, a web server's root).\n"
+	"from there. Upload DIR to base_url, without the .newsletter-site* files\n"
+	"(the build's own notes), e.g. rsync -a --exclude '.newsletter-site*'.\n"
 	"\n"
 	"  -o, --output DIR   write the site here instead of site.dir\n";
 
