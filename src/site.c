@@ -759,7 +759,8 @@ static void cache_parse(struct site *s)
 		s->recs = a;
 		a[s->nrecs++] = r;
 	}
-	qsort(s->recs, s->nrecs, sizeof *s->recs, cmp_rec);
+	if (s->nrecs)
+		qsort(s->recs, s->nrecs, sizeof *s->recs, cmp_rec);
 }
 
 static void cache_read(struct site *s)
@@ -811,7 +812,8 @@ static bool cache_hit(struct site *s, struct entry *e, unsigned long long base, 
 	fnv(&h, &e->when, sizeof e->when);
 	e->key = h;
 	snprintf(hex, sizeof hex, "%016llx", h);
-	if (!may || !(r = bsearch(&key, s->recs, s->nrecs, sizeof *r, cmp_rec)) || strcmp(r->f[1], hex))
+	if (!may || !s->nrecs || !(r = bsearch(&key, s->recs, s->nrecs, sizeof *r, cmp_rec)) ||
+	    strcmp(r->f[1], hex))
 		return false;
 	e->made = strtoll(r->f[2], NULL, 10);
 	/* An input changed in the second that build started may have changed unseen (same times). */
@@ -933,6 +935,8 @@ static void render_posts(struct site *s)
 	if (!s->nents)
 		return;
 	render_entry(s, &s->ents[0]);
+	if (s->ents[0].err) /* reported first anyway; and cmark may not have registered yet */
+		return;
 	atomic_init(&pl.next, 1);
 	for (long k = 1; k < cores && nth < NL_ARRAY_LEN(th) && s->nents > 16; k++)
 		if (!pthread_create(&th[nth], NULL, worker, &pl))
