@@ -662,6 +662,17 @@ static enum nl_err load_templates(struct site *s)
 	return nl_tmpl_load(path, true, &s->index_t);
 }
 
+/* Names the site uses for itself: a post there would collide with them. */
+static bool reserved(const char *slug)
+{
+	static const char *const names[] = {"index.html", "feed.xml", "sitemap.xml", "subscribe.html",
+					    "page"};
+	for (size_t i = 0; i < NL_ARRAY_LEN(names); i++)
+		if (!strcmp(slug, names[i]))
+			return true;
+	return false;
+}
+
 static enum nl_err collect(struct site *s, const struct nl_schedule *sch)
 {
 	if (!(s->ents = calloc(sch->n ? sch->n : 1, sizeof *s->ents)))
@@ -673,6 +684,9 @@ static enum nl_err collect(struct site *s, const struct nl_schedule *sch)
 			return nl_errf(NL_EDATA, "%s", sp->error);
 		if (!nl_site_published(sp, s->cfg, s->o->now))
 			continue;
+		if (reserved(sp->post->slug))
+			return nl_errf(NL_EDATA, "%s: slug '%s' is a file of the site itself: choose "
+				       "another slug", sp->post->path, sp->post->slug);
 		struct entry *e = &s->ents[s->nents++];
 		e->p = sp->post;
 		e->when = entry_time(sp);

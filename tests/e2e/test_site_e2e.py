@@ -343,6 +343,14 @@ def test_a_failing_build_leaves_the_old_site_whole():
         p = site(w, check=65)
         assert "page.html" in p.stderr and "subscriber.email" in p.stderr, p.stderr
         assert files(d) == before
+        # A slug that is one of the site's own files.
+        w.write_config({"posts": "posts", "site": {"per_page": 2}})
+        w.write("posts/clash.md", post("Clash", "x\n", date="2026-01-09", slug="feed.xml"))
+        with open(w.path("sends.log"), "a") as f:
+            f.write(sent_line("feed.xml"))
+        p = site(w, check=65)
+        assert "slug 'feed.xml' is a file of the site itself" in p.stderr, p.stderr
+        assert files(d) == before
 
 
 def test_kill_9_mid_build_leaves_every_file_old_or_new():
