@@ -24,6 +24,8 @@ static const char usage[] =
 	"  cron [--dry-run]             send every post that is due, once, quietly\n"
 	"                               (for cron or a systemd timer)\n"
 	"  schedule                     every post in the posts folder, with its state\n"
+	"  site [-o DIR]                the web archive: a page per sent post, index,\n"
+	"                               feed.xml, sitemap.xml (upload it to base_url)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"

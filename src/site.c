@@ -140,7 +140,8 @@ static bool is_rtl(const char *lang)
 /* A BCP 47 tag's characters only, else the fallback. */
 static const char *clean_lang(const char *s, const char *fallback)
 {
-	if (!s || !*s || strlen(s) > 35 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(s))
+	static const char tag[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+	if (!s || !*s || strlen(s) > 35 || strspn(s, tag) != strlen(s))
 		return fallback;
 	return s;
 }
