@@ -81,6 +81,7 @@ demo: deps all
 
 bench: deps all $(B)/bench_render
 	@sh bench/run.sh
+	@sh bench/site.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/newsletter/templates \

@@ -11,6 +11,7 @@
 #include "nl.h"
 #include "post.h"
 #include "subscriber.h"
+#include "ynode.h"
 
 enum nl_image_mode { NL_IMG_LINK, NL_IMG_EMBED, NL_IMG_LOCAL /* absolute file paths, for previews */ };
 
@@ -47,5 +48,26 @@ void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
 			struct nl_buf *html, struct nl_buf *text);
 /* How the campaign's images are delivered, and how many are attached. */
 enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached);
+
+/*
+ * The template variables every output of a post shares (the web archive
+ * too): its front matter, publication.*, slug, title, description, date,
+ * date_long, web_url, subscribe_url and an empty content. *out is the
+ * caller's (nl_ynode_free).
+ */
+enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_post *p,
+				struct nl_ynode **out);
+/* The template file to use: the config's templates folder, else the installed one. */
+void nl_campaign_template_path(const struct nl_config *cfg, const char *file, char *path,
+			       size_t cap);
+
+/*
+ * Where the web archive keeps the image a post names as url, relative to
+ * the post's folder there (BASE_URL/SLUG/): url with "." and ".." folded and
+ * no leading '/' ("./img/../a b.png" is "a b.png"), appended to out unescaped.
+ */
+void nl_campaign_image_file(const char *url, struct nl_buf *out);
+/* Append s percent-encoded for a URL path: all but A-Z a-z 0-9 - . _ ~ and '/'. */
+void nl_url_path_escape(struct nl_buf *b, const char *s);
 
 #endif

@@ -48,6 +48,14 @@ struct nl_doctor_config {
 	char *ca_file;		/* CA bundle for the unsubscribe endpoint; "" = the system's */
 };
 
+/* site: the web archive that `newsletter site` writes. */
+struct nl_site_config {
+	char *dir;		/* output folder; default "site" beside the config */
+	int per_page;		/* posts per index page, default 10 */
+	bool include_unsent;	/* due posts the log has not sent (yet) are published too */
+	bool after_cron;	/* `cron` rebuilds the site after it sends */
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -73,6 +81,7 @@ struct nl_config {
 	struct nl_smtp_config smtp;
 	struct nl_dkim_config dkim;
 	struct nl_doctor_config doctor;
+	struct nl_site_config site;
 };
 
 /*

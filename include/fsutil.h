@@ -15,6 +15,13 @@ enum nl_err nl_mkdirs(const char *path);
  */
 enum nl_err nl_write_atomic(const char *path, const void *data, size_t len);
 
+/*
+ * The same through the temporary name tmp (same folder), without the fsync:
+ * for many files that one syncfs() then makes durable together (the site).
+ * A reader sees the old file or the new one, never a part.
+ */
+enum nl_err nl_write_replace(const char *path, const char *tmp, const void *data, size_t len);
+
 /* The number of lines in path (newlines, plus a last line without one). */
 enum nl_err nl_count_lines(const char *path, size_t *n);
 

@@ -41,7 +41,7 @@ struct nl_render_opts {
  * Ownership: md and o are only read. The renderer frees every *out the image
  * callback hands back (also when the callback fails), after copying it. The
  * caller keeps owning html and text; on error both are cut back to the
- * length they had on entry. A wrap of 0 or less means 72; nesting never
+ * length they had on entry. text may be NULL: HTML only (the web archive). A wrap of 0 or less means 72; nesting never
  * narrows text below 20 columns. The text part uses "\n" line endings, has no
  * trailing spaces and ends with exactly one "\n" (it is empty only when the
  * post renders to nothing). */

@@ -68,6 +68,9 @@ bool nl_ynode_is_null(const struct nl_ynode *n);
 struct nl_ynode *nl_ynode_scalar(const char *text);
 struct nl_ynode *nl_ynode_map(void);
 struct nl_ynode *nl_ynode_clone(const struct nl_ynode *n);
+struct nl_ynode *nl_ynode_seq(void);
+/* Append child to seq (built by hand); seq takes child (freed on failure). */
+enum nl_err nl_ynode_push(struct nl_ynode *seq, struct nl_ynode *child);
 /*
  * Put child under key in map (one built by hand or cloned, never a parsed
  * tree), replacing any old value; map takes child (freed on failure).

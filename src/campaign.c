@@ -108,6 +108,39 @@ static enum nl_err image_found(struct nl_campaign *c, const char *url, int line,
 	return im->url ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
+void nl_campaign_image_file(const char *url, struct nl_buf *out)
+{
+	size_t base = out->len;
+	while (*url) {
+		size_t n = strcspn(url, "/");
+		if (n == 2 && !memcmp(url, "..", 2)) {
+			/* Up from the top stays at the top: the site has nothing above SLUG/. */
+			const char *up = memrchr(out->data + base, '/', out->len - base);
+			nl_buf_truncate(out, up ? (size_t)(up - out->data) : base);
+		} else if (n && !(n == 1 && *url == '.')) {
+			if (out->len > base)
+				nl_buf_addc(out, '/');
+			nl_buf_add(out, url, n);
+		}
+		url += n + (url[n] == '/');
+	}
+}
+
+void nl_url_path_escape(struct nl_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-._~/", ch))
+			nl_buf_addc(b, (char)ch);
+		else {
+			char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+			nl_buf_add(b, esc, 3);
+		}
+	}
+}
+
 static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 {
 	struct nl_campaign *c = ctx;
@@ -123,10 +156,15 @@ static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 		 * disk resolves "/..." against file:// anyway. */
 		nl_buf_adds(&b, im->path); /* already resolved */
 	} else if (c->mode == NL_IMG_LINK) {
-		const char *rel = url;
-		while (!strncmp(rel, "./", 2))
-			rel += 2;
-		nl_buf_addf(&b, "%s/%s", c->o.cfg->base_url, rel + (*rel == '/'));
+		/* Under the post's own path, so that one issue's cover.png never
+		 * replaces another's in readers' inboxes; the site copies it there. */
+		struct nl_buf file = NL_BUF_INIT;
+		nl_campaign_image_file(url, &file);
+		nl_buf_addf(&b, "%s/", c->o.cfg->base_url);
+		nl_url_path_escape(&b, c->o.post->slug);
+		nl_buf_addc(&b, '/');
+		nl_url_path_escape(&b, file.data);
+		nl_buf_free(&file);
 	} else {
 		if (!im->cid) {
 			nl_buf_addf(&b, "img%zu.%s@%s", (size_t)(im - c->images) + 1, c->o.post->slug,
@@ -201,8 +239,12 @@ static enum nl_err put_str(struct nl_ynode *map, const char *key, const char *v)
 
 static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 {
-	const struct nl_config *cfg = c->o.cfg;
-	const struct nl_post *p = c->o.post;
+	return nl_campaign_context(c->o.cfg, c->o.post, out);
+}
+
+enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_post *p,
+				struct nl_ynode **out)
+{
 	struct nl_ynode *ctx = nl_ynode_clone(p->meta);
 	const struct nl_ynode *pubsrc = nl_ynode_get(cfg->root, "publication");
 	struct nl_ynode *pub = pubsrc ? nl_ynode_clone(pubsrc) : nl_ynode_map();
@@ -348,16 +390,22 @@ static void installed_template(const char *file, char *path, size_t cap)
 	try_template(NL_DATADIR "/templates", file, path, cap < PATH_MAX ? cap : PATH_MAX);
 }
 
+void nl_campaign_template_path(const struct nl_config *cfg, const char *file, char *path,
+			       size_t cap)
+{
+	struct stat st;
+	snprintf(path, cap, "%s/%s", cfg->templates, file);
+	if (stat(path, &st))
+		installed_template(file, path, cap);
+}
+
 static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
 			     struct nl_ynode *ctx, const char *content)
 {
 	struct nl_tmpl *t = NULL;
 	enum nl_err e;
 	char path[PATH_MAX];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
-	if (stat(path, &st))
-		installed_template(file, path, sizeof path);
+	nl_campaign_template_path(c->o.cfg, file, path, sizeof path);
 	if (!html) {
 		struct nl_buf d = NL_BUF_INIT;
 		wrap_text(&d, c->o.post->description, 72);

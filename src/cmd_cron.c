@@ -14,6 +14,7 @@
 #include "schedule.h"
 #include "sendlog.h"
 #include "sendrun.h"
+#include "site.h"
 
 static const char cron_help[] =
 	"usage: newsletter cron [--dry-run] [--include-old] [--now TIME] [-v]\n"
@@ -24,6 +25,8 @@ static const char cron_help[] =
 	"without an offset is in the config's timezone. Run it from cron or a\n"
 	"systemd timer as often as you like: it prints nothing unless something\n"
 	"went wrong, and a run that finds another one working exits at once.\n"
+	"With site.after_cron: true it then rebuilds the web archive (as\n"
+	"`newsletter site` does), so \"View in browser\" works on arrival.\n"
 	"\n"
 	"  --dry-run        print what would be sent now, and why the rest are not\n"
 	"  --include-old    also send posts due more than max_age ago that were never\n"
@@ -319,6 +322,14 @@ static int cron_run(struct cron *c)
 	nl_schedule_free(&s);
 	if ((e = nl_sendlog_close(c->log)))
 		failed(c, e);
+	/* After the sends, so that "View in browser" works when the message arrives. */
+	if (c->cfg->site.after_cron && !nl_cmd_interrupted) {
+		struct nl_site_opts so2 = {.cfg = c->cfg, .dir = c->cfg->site.dir, .now = c->a->now,
+					   .interrupted = &nl_cmd_interrupted};
+		struct nl_site_stats st;
+		if ((e = nl_site_build(&so2, &st)))
+			failed(c, e);
+	}
 	if (nl_cmd_interrupted && !c->status)
 		c->status = nl_cmd_fail(nl_errf(NL_EINTERRUPTED, "interrupted; the next run resumes"));
 	return c->status;

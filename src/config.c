@@ -56,6 +56,7 @@ static const struct {
 	{"doctor.resolver", offsetof(struct nl_config, doctor.resolver), "", false},
 	{"doctor.probe_rcpt", offsetof(struct nl_config, doctor.probe_rcpt), "", false},
 	{"doctor.ca_file", offsetof(struct nl_config, doctor.ca_file), "", true},
+	{"site.dir", offsetof(struct nl_config, site.dir), "site", true},
 };
 
 static const struct {
@@ -70,6 +71,7 @@ static const struct {
 	{"smtp.retries", offsetof(struct nl_config, smtp.retries), 3, 0, 100},
 	{"smtp.max_consecutive_failures", offsetof(struct nl_config, smtp.max_consecutive_failures),
 	 20, 1, 1000000},
+	{"site.per_page", offsetof(struct nl_config, site.per_page), 10, 1, 1000},
 };
 
 /* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
@@ -84,6 +86,7 @@ static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
 	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
 	"doctor",
+	"site", "site.include_unsent", "site.after_cron",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -192,7 +195,7 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
 		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim") ||
-		    !strcmp(key, "doctor")) {
+		    !strcmp(key, "doctor") || !strcmp(key, "site")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);
@@ -262,7 +265,9 @@ static enum nl_err load_enums(struct nl_config *c)
 	else if (n && !nl_ynode_is_null(n) && !(s && !strcmp(s, "auto")))
 		return bad(c, n, "smtp.tls", "must be 'starttls', 'none' or 'auto'");
 	if ((e = load_bool(c, "allow_html", &c->allow_html)) ||
-	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)))
+	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)) ||
+	    (e = load_bool(c, "site.include_unsent", &c->site.include_unsent)) ||
+	    (e = load_bool(c, "site.after_cron", &c->site.after_cron)))
 		return e;
 	return load_rate(c);
 }

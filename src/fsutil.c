@@ -2,6 +2,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,18 +46,15 @@ static enum nl_err write_all(int fd, const char *p, size_t len, const char *path
 	return NL_OK;
 }
 
-enum nl_err nl_write_atomic(const char *path, const void *data, size_t len)
+static enum nl_err write_via(const char *path, const char *tmp, const void *data, size_t len,
+			     bool sync)
 {
-	char tmp[4096];
 	enum nl_err e;
-	int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof tmp)
-		return nl_errf(NL_ECANTCREAT, "%s: path too long", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return nl_errf(NL_ECANTCREAT, "%s: cannot create: %s", tmp, strerror(errno));
 	e = write_all(fd, data, len, path);
-	if (!e && fsync(fd))
+	if (!e && sync && fsync(fd))
 		e = nl_errf(NL_EIO, "%s: cannot sync: %s", path, strerror(errno));
 	if (close(fd) && !e)
 		e = nl_errf(NL_EIO, "%s: cannot close: %s", path, strerror(errno));
@@ -65,6 +63,20 @@ enum nl_err nl_write_atomic(const char *path, const void *data, size_t len)
 	if (e)
 		unlink(tmp);
 	return e;
+}
+
+enum nl_err nl_write_atomic(const char *path, const void *data, size_t len)
+{
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		return nl_errf(NL_ECANTCREAT, "%s: path too long", path);
+	return write_via(path, tmp, data, len, true);
+}
+
+enum nl_err nl_write_replace(const char *path, const char *tmp, const void *data, size_t len)
+{
+	return write_via(path, tmp, data, len, false);
 }
 
 enum nl_err nl_count_lines(const char *path, size_t *n)

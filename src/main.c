@@ -26,6 +26,8 @@ static const char usage[] =
 	"  cron [--dry-run]             send every post that is due, once, quietly\n"
 	"                               (for cron or a systemd timer)\n"
 	"  schedule                     every post in the posts folder, with its state\n"
+	"  site [-o DIR]                the web archive: a page per sent post, index,\n"
+	"                               feed.xml, sitemap.xml (upload it to base_url)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -47,6 +49,7 @@ static const struct {
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},
+	{"site", cmd_site},
 	{"status", cmd_status},
 	{"subscribers", cmd_subscribers},
 };

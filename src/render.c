@@ -1001,7 +1001,7 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 		      struct nl_buf *html, struct nl_buf *text)
 {
 	static const struct nl_render_opts defaults;
-	size_t html_len = html->len, text_len = text->len;
+	size_t html_len = html->len, text_len = text ? text->len : 0;
 	cmark_parser *p = NULL;
 	cmark_node *doc = NULL;
 	enum nl_err err;
@@ -1019,18 +1019,20 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 		err = rewrite_images(doc, o);
 	if (!err)
 		err = render_html(p, doc, opts, html);
-	if (!err)
+	if (!err && text)
 		err = render_text(doc, o, text);
 	if (!err) {
 		repair_utf8(html, html_len);
-		repair_utf8(text, text_len);
+		if (text)
+			repair_utf8(text, text_len);
 		err = nl_buf_err(html);
 	}
-	if (!err)
+	if (!err && text)
 		err = nl_buf_err(text);
 	if (err) {
 		nl_buf_truncate(html, html_len);
-		nl_buf_truncate(text, text_len);
+		if (text)
+			nl_buf_truncate(text, text_len);
 	}
 	if (doc)
 		cmark_node_free(doc);

@@ -468,6 +468,11 @@ struct nl_ynode *nl_ynode_map(void)
 	return new_node(NL_Y_MAP);
 }
 
+struct nl_ynode *nl_ynode_seq(void)
+{
+	return new_node(NL_Y_SEQ);
+}
+
 /* A deep copy, aliases expanded: parsing bounded how many nodes and how deep that is. */
 struct nl_ynode *nl_ynode_clone(const struct nl_ynode *s)
 {
@@ -530,6 +535,17 @@ enum nl_err nl_ynode_put(struct nl_ynode *map, const char *key, struct nl_ynode 
 	}
 	if (!(k = strdup(key)) || add_child(map, k, child)) {
 		free(k);
+		nl_ynode_free(child);
+		return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	return NL_OK;
+}
+
+enum nl_err nl_ynode_push(struct nl_ynode *seq, struct nl_ynode *child)
+{
+	if (!child)
+		return nl_errf(NL_ENOMEM, "out of memory");
+	if (add_child(seq, NULL, child)) {
 		nl_ynode_free(child);
 		return nl_errf(NL_ENOMEM, "out of memory");
 	}

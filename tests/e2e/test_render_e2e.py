@@ -175,7 +175,8 @@ def test_images_link_embed_and_missing():
         w.write("img/cat.png", b"\x89PNG\r\n\x1a\n fake", "wb")  # a PNG by its signature
         _, files = dry_run(w)
         _, html = parts(parse(read_eml(files[0])))
-        assert 'src="https://news.example.test/img/cat.png"' in html
+        # Under the post's path, so one issue's cat.png never replaces another's.
+        assert 'src="https://news.example.test/p/img/cat.png"' in html
         w.write_config({"images": "embed"})
         for f in files:
             os.unlink(f)
@@ -185,6 +186,19 @@ def test_images_link_embed_and_missing():
         os.unlink(w.path("img/cat.png"))
         p = w.run("preview", "p.md", "-o", "pv")
         assert p.returncode != 0 and "img/cat.png" in p.stderr and "not found" in p.stderr
+
+
+def test_image_urls_percent_encoded_under_the_slug():
+    names = ["img/a b#1?.png", "img/caf\u00e9.png", "img/x/../plain.png"]
+    with Workdir({"images": "link"}, SUBS) as w:
+        w.write("p.md", post("Img", "".join("![x](<%s>)\n\n" % n for n in names)))
+        for n in ["img/a b#1?.png", "img/caf\u00e9.png", "img/plain.png"]:
+            w.write(n, b"\x89PNG\r\n\x1a\n fake", "wb")
+        os.makedirs(w.path("img/x"), exist_ok=True)
+        _, files = dry_run(w)
+        _, html = parts(parse(read_eml(files[0])))
+        for url in ["p/img/a%20b%231%3F.png", "p/img/caf%C3%A9.png", "p/img/plain.png"]:
+            assert 'src="https://news.example.test/%s"' % url in html, (url, html)
 
 
 def test_raw_html_dropped_unless_allowed():
