@@ -53,6 +53,13 @@ static const struct {
 	{"dkim.key_file", offsetof(struct nl_config, dkim.key_file), "", true},
 	{"dkim.selector2", offsetof(struct nl_config, dkim.selector2), "", false},
 	{"dkim.key_file2", offsetof(struct nl_config, dkim.key_file2), "", true},
+	{"inbox.url", offsetof(struct nl_config, inbox.url), "", false},
+	{"inbox.username", offsetof(struct nl_config, inbox.username), "", false},
+	{"inbox.password_env", offsetof(struct nl_config, inbox.password_env), "", false},
+	{"inbox.password_file", offsetof(struct nl_config, inbox.password_file), "", true},
+	{"inbox.ca_file", offsetof(struct nl_config, inbox.ca_file), "", true},
+	{"inbox.move_to", offsetof(struct nl_config, inbox.move_to), "", false},
+	{"inbox.maildir", offsetof(struct nl_config, inbox.maildir), "", true},
 };
 
 static const struct {
@@ -67,6 +74,9 @@ static const struct {
 	{"smtp.retries", offsetof(struct nl_config, smtp.retries), 3, 0, 100},
 	{"smtp.max_consecutive_failures", offsetof(struct nl_config, smtp.max_consecutive_failures),
 	 20, 1, 1000000},
+	{"inbox.timeout", offsetof(struct nl_config, inbox.timeout), 60, 1, 3600},
+	{"inbox.soft_bounce_limit", offsetof(struct nl_config, inbox.soft_bounce_limit), 3, 1, 1000},
+	{"inbox.soft_bounce_days", offsetof(struct nl_config, inbox.soft_bounce_days), 30, 1, 3650},
 };
 
 /* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
@@ -80,6 +90,7 @@ static const struct {
 static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
 	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
+	"inbox", "inbox.tls", "inbox.insecure_skip_verify",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -187,7 +198,8 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 			continue;
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
-		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim")) {
+		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim") ||
+		    !strcmp(key, "inbox")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);
@@ -235,6 +247,28 @@ static enum nl_err load_rate(struct nl_config *c)
 	return NL_OK;
 }
 
+/* inbox.tls and the URL's shape; the password is read only by `inbox` (imap.c). */
+static enum nl_err load_inbox(struct nl_config *c)
+{
+	const struct nl_ynode *n = nl_ynode_path(c->root, "inbox.tls");
+	const char *s = nl_ynode_str(n), *u = c->inbox.url;
+	c->inbox.tls = NL_TLS_AUTO;
+	if (s && !strcmp(s, "starttls"))
+		c->inbox.tls = NL_TLS_STARTTLS;
+	else if (s && !strcmp(s, "none"))
+		c->inbox.tls = NL_TLS_NONE;
+	else if (n && !nl_ynode_is_null(n) && !(s && !strcmp(s, "auto")))
+		return bad(c, n, "inbox.tls", "must be 'starttls', 'none' or 'auto'");
+	if (*u && strncasecmp(u, "imap://", 7) && strncasecmp(u, "imaps://", 8))
+		return bad(c, nl_ynode_path(c->root, "inbox.url"), "inbox.url",
+			   "must start with imap:// or imaps://");
+	if (*u && strchr(u + 7, '@'))
+		return bad(c, nl_ynode_path(c->root, "inbox.url"), "inbox.url",
+			   "a user name or password in the URL is not allowed: set inbox.username, and "
+			   "inbox.password_env or inbox.password_file");
+	return load_bool(c, "inbox.insecure_skip_verify", &c->inbox.insecure_skip_verify);
+}
+
 static enum nl_err load_enums(struct nl_config *c)
 {
 	enum nl_err e;
@@ -257,7 +291,8 @@ static enum nl_err load_enums(struct nl_config *c)
 	else if (n && !nl_ynode_is_null(n) && !(s && !strcmp(s, "auto")))
 		return bad(c, n, "smtp.tls", "must be 'starttls', 'none' or 'auto'");
 	if ((e = load_bool(c, "allow_html", &c->allow_html)) ||
-	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)))
+	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)) ||
+	    (e = load_inbox(c)))
 		return e;
 	return load_rate(c);
 }

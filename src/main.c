@@ -24,6 +24,8 @@ static const char usage[] =
 	"  cron [--dry-run]             send every post that is due, once, quietly\n"
 	"                               (for cron or a systemd timer)\n"
 	"  schedule                     every post in the posts folder, with its state\n"
+	"  inbox [--dry-run] [SOURCE]   act on bounces, complaints and emailed unsubscribes\n"
+	"                               (IMAP, Maildir or one message on stdin)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -41,6 +43,7 @@ static const struct {
 	int (*fn)(struct nl_cli *, int, char **);
 } commands[] = {
 	{"cron", cmd_cron},
+	{"inbox", cmd_inbox},
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},
