@@ -16,11 +16,12 @@
 
 /*
  * Check inbox.url's TLS policy (imaps://, or imap:// with STARTTLS; no TLS
- * only on loopback) and read the password (inbox.password_env, or an
+ * only on loopback, which is what auto means there; c->tls is set to the
+ * outcome) and read the password (inbox.password_env, or an
  * owner-only inbox.password_file) into *password (NULL without a user name;
  * the caller frees it).
  */
-enum nl_err nl_imap_prepare(const struct nl_inbox_config *c, char **password);
+enum nl_err nl_imap_prepare(struct nl_inbox_config *c, char **password);
 
 /*
  * Hand every message of the mailbox without the NL_IMAP_KEYWORD keyword to

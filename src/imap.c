@@ -70,7 +70,7 @@ static enum nl_err password_file(const char *path, char **out)
 	return *out ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
-static enum nl_err tls_policy(const struct nl_inbox_config *c)
+static enum nl_err tls_policy(struct nl_inbox_config *c)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
@@ -80,6 +80,11 @@ static enum nl_err tls_policy(const struct nl_inbox_config *c)
 	if (curl_url_set(u, CURLUPART_URL, c->url, 0) || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0))
 		e = nl_errf(NL_ECONFIG, "inbox.url: not a URL like imaps://HOST/INBOX");
+	else if (c->tls == NL_TLS_AUTO && (c->tls = NL_TLS_STARTTLS) && strcasecmp(scheme, "imaps") &&
+		 loopback(host))
+		c->tls = NL_TLS_NONE; /* as smtp.tls: in clear only on this machine */
+	if (e)
+		;
 	else if (c->tls == NL_TLS_NONE && !strcasecmp(scheme, "imaps"))
 		e = nl_errf(NL_ECONFIG, "inbox.tls: none contradicts imaps:// in inbox.url");
 	else if (c->tls == NL_TLS_NONE && !loopback(host))
@@ -93,7 +98,7 @@ static enum nl_err tls_policy(const struct nl_inbox_config *c)
 	return e;
 }
 
-enum nl_err nl_imap_prepare(const struct nl_inbox_config *c, char **out)
+enum nl_err nl_imap_prepare(struct nl_inbox_config *c, char **out)
 {
 	enum nl_err e = tls_policy(c);
 	*out = NULL;
@@ -171,6 +176,10 @@ static enum nl_err run(struct imap *im, const char *custom, unsigned long uid)
 		return nl_errf(NL_ECONFIG, "inbox: the IMAP server refused the user name or password");
 	if (rc == CURLE_QUOTE_ERROR || rc == CURLE_REMOTE_ACCESS_DENIED)
 		return nl_errf(NL_EPROTOCOL, "inbox: the IMAP server refused %s: %s", custom ? custom : "a fetch",
+			       *im->err ? im->err : curl_easy_strerror(rc));
+	if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE)
+		return nl_errf(NL_EUNAVAILABLE, "inbox: IMAP: %s (see inbox.tls and inbox.ca_file)",
 			       *im->err ? im->err : curl_easy_strerror(rc));
 	if (rc)
 		return nl_errf(NL_ETEMPFAIL, "inbox: IMAP: %s (the next run carries on)",
