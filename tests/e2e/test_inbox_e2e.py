@@ -273,3 +273,23 @@ def test_550_5_1_1_during_send_marks_the_reader_bounced_at_once():
         w.run("send", "second.md", "--yes", check=0)
         got = sorted(t["rcpt_tos"][0] for t, _ in srv.messages()[before:])
         assert got == ["r0@example.net", "r2@example.net"], got
+
+
+def test_inbox_settings_are_checked():
+    with Workdir(None, "email\n") as w:
+        for inbox, why in [({"url": "imaps://user:pw@imap.example.org/INBOX"}, "user name or password"),
+                           ({"url": "pop3://imap.example.org"}, "must start with imap:// or imaps://"),
+                           ({"tls": "maybe"}, "inbox.tls"),
+                           ({"soft_bounce_limit": 0}, "inbox.soft_bounce_limit"),
+                           ({"mailbox": "INBOX"}, "inbox.mailbox: unknown setting")]:
+            w.write_config({"inbox": inbox})
+            p = w.run("inbox", "-")
+            assert p.returncode == 75 and why in p.stderr, (inbox, p.returncode, p.stderr)
+            p = w.run("inbox", w.dir)
+            assert p.returncode == 78 and why in p.stderr, (inbox, p.returncode, p.stderr)
+        w.write_config({"inbox": {"url": "imap://imap.example.org/INBOX", "tls": "none"}})
+        p = w.run("inbox")
+        assert p.returncode == 78 and "only allowed for a server on this machine" in p.stderr, p.stderr
+        w.write_config({})
+        p = w.run("inbox")
+        assert p.returncode == 78 and "no inbox: set inbox.url" in p.stderr, p.stderr
