@@ -293,3 +293,21 @@ def test_inbox_settings_are_checked():
         w.write_config({})
         p = w.run("inbox")
         assert p.returncode == 78 and "no inbox: set inbox.url" in p.stderr, p.stderr
+
+
+def test_verp_messages_are_dkim_signed_and_verify():
+    import test_dkim_e2e as dk
+    dk.need_tools()
+    subs = "email,name\n" + "".join(f"r{i}@example.net,R{i}\n" for i in range(3))
+    with Workdir(None, subs) as w, SmtpServer(w.dir) as srv:
+        recs = dk.make_keys(w)
+        dk.dkim_config(w, srv)
+        cfg = open(w.config).read()
+        w.write("config.yml", cfg + f'bounce_address: "bounces+{{token}}@{dk.DOMAIN}"\n')
+        w.write("first-light.md", post("First light"))
+        w.run("send", "first-light.md", "--yes", check=0)
+        msgs = srv.messages()
+        assert len(msgs) == 3
+        for t, raw in msgs:
+            assert re.fullmatch(r"bounces\+[0-9a-f-]{36}@" + re.escape(dk.DOMAIN), t["mail_from"]), t
+            dk.check_signed(raw, recs)
