@@ -191,7 +191,13 @@ int cmd_inbox(struct nl_cli *cli, int argc, char **argv)
 		e = nl_errf(NL_ECONFIG, "%s: no inbox: set inbox.url (IMAP) or inbox.maildir, or name a source",
 			    cfg->loaded ? cfg->path : "config.yml");
 	io.cfg = cfg;
-	if (!e && !(e = nl_inbox_open(&io, &r.ib))) {
+	if (!e && (e = nl_inbox_open(&io, &r.ib)) == NL_ELOCKED && !pipe_mode) {
+		/* A send is running: the messages wait for the next run, as cron's posts do. */
+		nl_info("nothing done: %s", nl_errmsg());
+		nl_config_free(cfg);
+		return 0;
+	}
+	if (!e) {
 		e = from_source(&r, cfg, src, io.dry_run);
 		ce = nl_inbox_close(r.ib);
 		e = e ? e : ce;

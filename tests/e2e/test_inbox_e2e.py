@@ -149,8 +149,16 @@ def test_quiet_under_cron_unless_a_person_is_needed():
             SmtpServer(w.dir) as srv:
         setup(w, srv)
         md = maildir(w, ["01-postfix-hard.eml", "15-vacation-rfc3834.eml"])
+        # While a send holds the log nothing is done, quietly: the next run does it.
+        lock = open(w.path("sends.log.lock"), "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
         p = w.run("inbox", md, check=0)
         assert p.stdout == "" and p.stderr == "", (p.stdout, p.stderr)
+        assert len(os.listdir(os.path.join(md, "new"))) == 2
+        lock.close()
+        p = w.run("inbox", md, check=0)
+        assert p.stdout == "" and p.stderr == "", (p.stdout, p.stderr)
+        assert os.listdir(os.path.join(md, "new")) == []
         md = maildir(w, ["25-human-reply.eml"])
         p = w.run("inbox", md, check=0)
         assert "25-human-reply.eml: unrecognised -> left for a person" in p.stdout
