@@ -310,8 +310,11 @@ enum nl_err nl_inbox_relay_refused(const struct nl_config *cfg, struct nl_sendlo
 	/* Only "no such mailbox / bad address" (5.1.x) says the address is dead; 5.7.x may be us. */
 	if (code < 500 || code > 599 || !st || (st > reply && st[-1] != ' ' && st[-1] != '#'))
 		return NL_OK;
-	if ((e = nl_subsdb_set_status(cfg->subscribers, &so, rcpt, NL_STATUS_BOUNCED, false, &res)))
-		return e;
+	/* The send goes on without it: the refusal is in the log, the list is the one thing missed. */
+	if ((e = nl_subsdb_set_status(cfg->subscribers, &so, rcpt, NL_STATUS_BOUNCED, false, &res))) {
+		nl_warn("%s: refused with %d but not marked bounced: %s", rcpt, code, nl_errmsg());
+		return NL_OK;
+	}
 	*marked = true;
 	return nl_sendlog_write(log, slug, rcpt, NL_EV_BOUNCED, code, NULL, reply);
 }
