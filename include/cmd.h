@@ -20,6 +20,7 @@ struct nl_cli {
 /* Each returns a process exit status. */
 int cmd_cron(struct nl_cli *cli, int argc, char **argv);
 int cmd_doctor(struct nl_cli *cli, int argc, char **argv);
+int cmd_inbox(struct nl_cli *cli, int argc, char **argv);
 int cmd_preview(struct nl_cli *cli, int argc, char **argv);
 int cmd_schedule(struct nl_cli *cli, int argc, char **argv);
 int cmd_send(struct nl_cli *cli, int argc, char **argv);

@@ -56,6 +56,25 @@ struct nl_site_config {
 	bool after_cron;	/* `cron` rebuilds the site after it sends */
 };
 
+/*
+ * inbox: where bounces, complaints and emailed unsubscribes arrive, and
+ * what to do about soft bounces. All strings "" when not configured.
+ */
+struct nl_inbox_config {
+	char *url;		/* imap://host[:port]/MAILBOX or imaps://...; no user info (checked) */
+	enum nl_tls tls;	/* as smtp.tls: imap:// upgrades with STARTTLS unless none (loopback only) */
+	char *username;
+	char *password_env;	/* name of an environment variable */
+	char *password_file;	/* a file only its owner can read */
+	char *ca_file;
+	bool insecure_skip_verify;
+	char *move_to;		/* IMAP folder for handled messages; "" = flag them \Seen */
+	char *maildir;		/* a Maildir folder, when there is no IMAP */
+	int timeout;		/* seconds, default 60 */
+	int soft_bounce_limit;	/* soft bounces that make a reader bounced, default 3 */
+	int soft_bounce_days;	/* ... within this many days, default 30 */
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -82,6 +101,7 @@ struct nl_config {
 	struct nl_dkim_config dkim;
 	struct nl_doctor_config doctor;
 	struct nl_site_config site;
+	struct nl_inbox_config inbox;
 };
 
 /*

@@ -81,6 +81,13 @@ const char *nl_message_id(const struct nl_message *m);
  */
 enum nl_err nl_message_set_envelope_from(struct nl_message *m, const char *addr);
 const char *nl_message_envelope_from(const struct nl_message *m);
+/*
+ * VERP: the reader's token, put in place of "{token}" in the envelope sender
+ * by nl_message_finalize (bounce_address "bounces+{token}@example.org"), so
+ * that a bounce names its reader whatever the bouncing system writes.
+ * Without "{token}" in the envelope sender it changes nothing.
+ */
+enum nl_err nl_message_set_verp(struct nl_message *m, const char *token);
 
 /*
  * Body bytes, after the header fields and the blank line, CRLF line ends.
@@ -118,8 +125,8 @@ nl_message_signer nl_message_signer_get(const struct nl_message *m, const void *
  * fields in order, the blank line and the body to out, and copies the
  * envelope sender into envelope_from (cap bytes; NULL when the output has no
  * envelope, as for files). The signer (if set) then prepends its
- * DKIM-Signature fields to those bytes; a per-message envelope sender (VERP) is to be
- * made here too. Errors: NL_ENOMEM (any
+ * DKIM-Signature fields to those bytes. The envelope sender gets the
+ * reader's VERP token here (nl_message_set_verp). Errors: NL_ENOMEM (any
  * earlier append failed too), NL_EDATA (the envelope sender does not fit).
  * Finalizing twice gives the same bytes (with a signer: within one second,
  * as the signature carries its time).

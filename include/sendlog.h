@@ -35,12 +35,21 @@ enum nl_event {
 	 * `send --retry-in-doubt` does. Counted as in doubt by the scan.
 	 */
 	NL_EV_DOUBT,
+	/*
+	 * Reader events, written by `inbox` (and by `send` for a 5.1.x refusal):
+	 * what came back about a reader after a post, with its slug when known
+	 * ("-" if not). They never change the resume state of a post; `status`
+	 * counts them. `soft-bounced` lines count towards the soft-bounce policy.
+	 */
+	NL_EV_BOUNCED, NL_EV_COMPLAINED, NL_EV_UNSUBSCRIBED, NL_EV_SOFT_BOUNCED,
 };
 
 /* "intent", "sent", "deferred", "failed", "test", "done", "stopped", "skipped", "doubt"; "none" for anything else. Static storage. */
 const char *nl_event_name(enum nl_event e);
 /* True for done, stopped and skipped: lines without a recipient. */
 bool nl_event_is_campaign(enum nl_event e);
+/* True for bounced, complained, unsubscribed and soft-bounced. */
+bool nl_event_is_reader(enum nl_event e);
 
 /*
  * Write every later line's time as if the clock had read `now` at this call
@@ -100,6 +109,7 @@ struct nl_sendstate {
 	struct nl_addrmap last;	/* recipient -> last campaign event (NL_EV_INTENT/SENT/DEFERRED/FAILED; 'test' lines ignored) */
 	size_t sent, deferred, failed, in_doubt; /* recipients whose last event is that (in_doubt = intent with no outcome, or doubt) */
 	size_t tests;		/* number of test lines */
+	size_t bounced, complained, unsubscribed, soft_bounced; /* reader event lines */
 	double first, last_sent; /* unix times of the first intent and the last 'sent', 0 if none */
 	double last_outcome;	/* unix time of the last sent, deferred or failed line, 0 if none (for nl_send_rate) */
 	char *stop_detail;	/* why the last run stopped (its `stopped` line, unescaped) if no run began or finished since; else NULL */
@@ -148,5 +158,21 @@ struct nl_campaign_log {
  */
 enum nl_err nl_sendlog_campaigns(const char *path, struct nl_campaign_log **out, size_t *n);
 void nl_campaign_logs_free(struct nl_campaign_log *c, size_t n);
+
+/* One line of the log, as nl_sendlog_each hands it out (fields unescaped, "" for "-"). */
+struct nl_sendlog_entry {
+	double when;
+	enum nl_event ev;
+	int code;
+	const char *slug, *rcpt, *msgid, *detail;
+};
+
+/*
+ * Call fn on every good line of the log at path, every post's, in order (a
+ * missing file is an empty log); fn's error stops the walk and is returned.
+ * The entry is valid during the call only.
+ */
+typedef enum nl_err (*nl_sendlog_entry_fn)(void *ctx, const struct nl_sendlog_entry *e);
+enum nl_err nl_sendlog_each(const char *path, nl_sendlog_entry_fn fn, void *ctx);
 
 #endif

@@ -734,7 +734,12 @@ static enum nl_err reader_headers(const struct nl_campaign *c, const struct nl_s
 	    (e = nl_message_hdr_raw(m, NL_HDR_APPEND, "List-Unsubscribe", lu->data)) ||
 	    (e = nl_message_hdr_copy(m, c->mime)))
 		return e;
-	return nl_message_set_envelope_from(m, c->o.cfg->bounce_address);
+	if ((e = nl_message_set_envelope_from(m, c->o.cfg->bounce_address)))
+		return e;
+	char derived[NL_TOKEN_LEN + 1];
+	const char *tok;
+	token_for(c, sub, derived, &tok);
+	return nl_message_set_verp(m, tok);
 }
 
 enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub *sub,

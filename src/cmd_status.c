@@ -34,6 +34,9 @@ static void print_status(const struct nl_post *post, const struct nl_sendstate *
 	printf("  not yet attempted  %zu (of %zu active subscribers)\n", left, active);
 	if (st->tests)
 		printf("  proof copies       %zu\n", st->tests);
+	if (st->bounced || st->soft_bounced || st->complained || st->unsubscribed)
+		printf("  came back          %zu bounced, %zu soft bounces, %zu complained, %zu unsubscribed\n",
+		       st->bounced, st->soft_bounced, st->complained, st->unsubscribed);
 	if (nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome) > 0)
 		printf("  rate               %.1f msg/s\n",
 		       nl_send_rate(st->sent + st->failed + st->deferred, st->first, st->last_outcome));

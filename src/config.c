@@ -57,6 +57,13 @@ static const struct {
 	{"doctor.probe_rcpt", offsetof(struct nl_config, doctor.probe_rcpt), "", false},
 	{"doctor.ca_file", offsetof(struct nl_config, doctor.ca_file), "", true},
 	{"site.dir", offsetof(struct nl_config, site.dir), "site", true},
+	{"inbox.url", offsetof(struct nl_config, inbox.url), "", false},
+	{"inbox.username", offsetof(struct nl_config, inbox.username), "", false},
+	{"inbox.password_env", offsetof(struct nl_config, inbox.password_env), "", false},
+	{"inbox.password_file", offsetof(struct nl_config, inbox.password_file), "", true},
+	{"inbox.ca_file", offsetof(struct nl_config, inbox.ca_file), "", true},
+	{"inbox.move_to", offsetof(struct nl_config, inbox.move_to), "", false},
+	{"inbox.maildir", offsetof(struct nl_config, inbox.maildir), "", true},
 };
 
 static const struct {
@@ -72,6 +79,9 @@ static const struct {
 	{"smtp.max_consecutive_failures", offsetof(struct nl_config, smtp.max_consecutive_failures),
 	 20, 1, 1000000},
 	{"site.per_page", offsetof(struct nl_config, site.per_page), 10, 1, 1000},
+	{"inbox.timeout", offsetof(struct nl_config, inbox.timeout), 60, 1, 3600},
+	{"inbox.soft_bounce_limit", offsetof(struct nl_config, inbox.soft_bounce_limit), 3, 1, 1000},
+	{"inbox.soft_bounce_days", offsetof(struct nl_config, inbox.soft_bounce_days), 30, 1, 3650},
 };
 
 /* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
@@ -87,6 +97,7 @@ static const char *const known[] = {
 	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
 	"doctor",
 	"site", "site.include_unsent", "site.after_cron",
+	"inbox", "inbox.tls", "inbox.insecure_skip_verify",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -195,7 +206,7 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
 		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim") ||
-		    !strcmp(key, "doctor") || !strcmp(key, "site")) {
+		    !strcmp(key, "doctor") || !strcmp(key, "site") || !strcmp(key, "inbox")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);
@@ -243,6 +254,28 @@ static enum nl_err load_rate(struct nl_config *c)
 	return NL_OK;
 }
 
+/* inbox.tls and the URL's shape; the password is read only by `inbox` (imap.c). */
+static enum nl_err load_inbox(struct nl_config *c)
+{
+	const struct nl_ynode *n = nl_ynode_path(c->root, "inbox.tls");
+	const char *s = nl_ynode_str(n), *u = c->inbox.url;
+	c->inbox.tls = NL_TLS_AUTO;
+	if (s && !strcmp(s, "starttls"))
+		c->inbox.tls = NL_TLS_STARTTLS;
+	else if (s && !strcmp(s, "none"))
+		c->inbox.tls = NL_TLS_NONE;
+	else if (n && !nl_ynode_is_null(n) && !(s && !strcmp(s, "auto")))
+		return bad(c, n, "inbox.tls", "must be 'starttls', 'none' or 'auto'");
+	if (*u && strncasecmp(u, "imap://", 7) && strncasecmp(u, "imaps://", 8))
+		return bad(c, nl_ynode_path(c->root, "inbox.url"), "inbox.url",
+			   "must start with imap:// or imaps://");
+	if (*u && strchr(u + 7, '@'))
+		return bad(c, nl_ynode_path(c->root, "inbox.url"), "inbox.url",
+			   "a user name or password in the URL is not allowed: set inbox.username, and "
+			   "inbox.password_env or inbox.password_file");
+	return load_bool(c, "inbox.insecure_skip_verify", &c->inbox.insecure_skip_verify);
+}
+
 static enum nl_err load_enums(struct nl_config *c)
 {
 	enum nl_err e;
@@ -267,7 +300,8 @@ static enum nl_err load_enums(struct nl_config *c)
 	if ((e = load_bool(c, "allow_html", &c->allow_html)) ||
 	    (e = load_bool(c, "smtp.insecure_skip_verify", &c->smtp.insecure_skip_verify)) ||
 	    (e = load_bool(c, "site.include_unsent", &c->site.include_unsent)) ||
-	    (e = load_bool(c, "site.after_cron", &c->site.after_cron)))
+	    (e = load_bool(c, "site.after_cron", &c->site.after_cron)) ||
+	    (e = load_inbox(c)))
 		return e;
 	return load_rate(c);
 }

@@ -28,6 +28,8 @@ static const char usage[] =
 	"  schedule                     every post in the posts folder, with its state\n"
 	"  site [-o DIR]                the web archive: a page per sent post, index,\n"
 	"                               feed.xml, sitemap.xml (upload it to base_url)\n"
+	"  inbox [--dry-run] [SOURCE]   act on bounces, complaints and emailed unsubscribes\n"
+	"                               (IMAP, Maildir or one message on stdin)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -46,6 +48,7 @@ static const struct {
 } commands[] = {
 	{"cron", cmd_cron},
 	{"doctor", cmd_doctor},
+	{"inbox", cmd_inbox},
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},

@@ -36,6 +36,7 @@ struct nl_message {
 	const void *sign_ctx;
 	char id[NL_MSGID_MAX];
 	char env[NL_ENVELOPE_MAX];
+	char verp[NL_ENVELOPE_MAX];	/* the reader's token for {token} in env (VERP); "" = none */
 };
 
 struct nl_message *nl_message_new(void)
@@ -71,7 +72,7 @@ void nl_message_reset(struct nl_message *m)
 	m->failed = false;
 	m->sign = NULL;
 	m->sign_ctx = NULL;
-	m->id[0] = m->env[0] = 0;
+	m->id[0] = m->env[0] = m->verp[0] = 0;
 }
 
 /* Room for one more element in *v (n used of *cap, each size bytes). */
@@ -275,6 +276,31 @@ enum nl_err nl_message_set_envelope_from(struct nl_message *m, const char *addr)
 	return NL_OK;
 }
 
+enum nl_err nl_message_set_verp(struct nl_message *m, const char *token)
+{
+	if (!token_ok(token, sizeof m->verp))
+		return nl_errf(NL_EDATA, "VERP token '%.64s' is not valid", token);
+	memcpy(m->verp, token, strlen(token) + 1);
+	return NL_OK;
+}
+
+/* The envelope sender with {token} made the reader's (VERP), into out (cap bytes). */
+static enum nl_err envelope(const struct nl_message *m, char *out, size_t cap)
+{
+	const char *t = *m->verp ? strstr(m->env, "{token}") : NULL;
+	size_t n = strlen(m->env), pre = t ? (size_t)(t - m->env) : n, tn = strlen(m->verp);
+	if (t && pre + tn + strlen(t + 7) < cap) {
+		memcpy(out, m->env, pre);
+		memcpy(out + pre, m->verp, tn);
+		memcpy(out + pre + tn, t + 7, strlen(t + 7) + 1);
+		return NL_OK;
+	}
+	if (t || n >= cap)
+		return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
+	memcpy(out, m->env, n + 1);
+	return NL_OK;
+}
+
 const char *nl_message_envelope_from(const struct nl_message *m)
 {
 	return m->env;
@@ -358,12 +384,8 @@ enum nl_err nl_message_finalize(struct nl_message *m, struct nl_buf *out, char *
 		return e;
 	if (m->failed)
 		return nl_errf(NL_ENOMEM, "out of memory");
-	if (envelope_from) {
-		size_t n = strlen(m->env);
-		if (n >= cap)
-			return nl_errf(NL_EDATA, "envelope sender '%.64s' is too long", m->env);
-		memcpy(envelope_from, m->env, n + 1);
-	}
+	if (envelope_from && (e = envelope(m, envelope_from, cap)))
+		return e;
 	size_t start = out->len;
 	for (size_t i = 0; i < m->nf; i++)
 		total += m->f[i].len;

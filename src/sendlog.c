@@ -69,7 +69,8 @@ static const char *const event_names[] = {
 	[NL_EV_NONE] = "none",	   [NL_EV_INTENT] = "intent", [NL_EV_SENT] = "sent",
 	[NL_EV_DEFERRED] = "deferred", [NL_EV_FAILED] = "failed", [NL_EV_TEST] = "test",
 	[NL_EV_DONE] = "done",	   [NL_EV_STOPPED] = "stopped", [NL_EV_SKIPPED] = "skipped",
-	[NL_EV_DOUBT] = "doubt",
+	[NL_EV_DOUBT] = "doubt",	   [NL_EV_BOUNCED] = "bounced", [NL_EV_COMPLAINED] = "complained",
+	[NL_EV_UNSUBSCRIBED] = "unsubscribed", [NL_EV_SOFT_BOUNCED] = "soft-bounced",
 };
 
 /* Nanoseconds added to the clock for `cron --now`; set before any thread writes. */
@@ -86,7 +87,7 @@ const char *nl_event_name(enum nl_event e)
 
 static enum nl_event parse_event(const char *s)
 {
-	for (int e = NL_EV_INTENT; e <= NL_EV_DOUBT; e++)
+	for (int e = NL_EV_INTENT; e <= NL_EV_SOFT_BOUNCED; e++)
 		if (strcmp(s, event_names[e]) == 0)
 			return (enum nl_event)e;
 	return NL_EV_NONE;
@@ -95,6 +96,11 @@ static enum nl_event parse_event(const char *s)
 bool nl_event_is_campaign(enum nl_event e)
 {
 	return e == NL_EV_DONE || e == NL_EV_STOPPED || e == NL_EV_SKIPPED;
+}
+
+bool nl_event_is_reader(enum nl_event e)
+{
+	return e >= NL_EV_BOUNCED && e <= NL_EV_SOFT_BOUNCED;
 }
 
 void nl_sendlog_pretend_now(time_t now)
@@ -268,7 +274,7 @@ enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char 
 	struct nl_buf line = NL_BUF_INIT;
 	enum nl_err result;
 
-	if (ev < NL_EV_INTENT || ev > NL_EV_DOUBT)
+	if (ev < NL_EV_INTENT || ev > NL_EV_SOFT_BOUNCED)
 		return nl_errf(NL_EINTERNAL, "%s: cannot log event number %d", l->path, (int)ev);
 	result = format_line(&line, slug, rcpt, ev, code, msgid, detail);
 	if (result)
@@ -900,6 +906,12 @@ static enum nl_err tally(struct scan *sc, const struct event_line *e)
 		return note_stop(st, e);
 	if (nl_event_is_campaign(e->ev))
 		return NL_OK; /* about the post, not a recipient: nl_sendlog_campaigns reads them */
+	if (nl_event_is_reader(e->ev)) {
+		/* What came back later: counted, but the post's resume state stays as it was. */
+		size_t *n[] = {&st->bounced, &st->complained, &st->unsubscribed, &st->soft_bounced};
+		(*n[e->ev - NL_EV_BOUNCED])++;
+		return NL_OK;
+	}
 	if (e->ev == NL_EV_INTENT && st->stop_detail)
 		note_stop(st, e); /* a later run began: the old reason is history */
 	if (e->ev == NL_EV_INTENT && !sc->have_first) {
@@ -1064,9 +1076,11 @@ static struct nl_campaign_log *campaign_for(struct campaigns *c, const char *slu
 
 static enum nl_err summarise(struct scan *sc, const struct event_line *e)
 {
-	struct nl_campaign_log *c = campaign_for(sc->ctx, e->f[F_SLUG]);
+	struct nl_campaign_log *c;
 
-	if (!c)
+	if (nl_event_is_reader(e->ev))
+		return NL_OK; /* what came back later says nothing of the campaign's progress */
+	if (!(c = campaign_for(sc->ctx, e->f[F_SLUG])))
 		return nl_errf(NL_ENOMEM, "out of memory");
 	if ((e->ev == NL_EV_INTENT || e->ev == NL_EV_STOPPED) && !c->started)
 		c->started = e->when;
@@ -1116,4 +1130,40 @@ void nl_campaign_logs_free(struct nl_campaign_log *c, size_t n)
 		free(c[i].stop_detail);
 	}
 	free(c);
+}
+
+/* ---- every line, for whoever needs more than the summaries (inbox) ---- */
+
+struct each {
+	nl_sendlog_entry_fn fn;
+	void *ctx;
+};
+
+static const char *dash_empty(const char *s)
+{
+	return strcmp(s, "-") ? s : "";
+}
+
+static enum nl_err each_line(struct scan *sc, const struct event_line *e)
+{
+	const struct each *x = sc->ctx;
+	struct nl_sendlog_entry en = {e->when, e->ev, e->code, dash_empty(e->f[F_SLUG]),
+				      e->f[F_RCPT], dash_empty(e->f[F_MSGID]), dash_empty(e->f[F_DETAIL])};
+	return x->fn(x->ctx, &en);
+}
+
+enum nl_err nl_sendlog_each(const char *path, nl_sendlog_entry_fn fn, void *ctx)
+{
+	struct each x = {fn, ctx};
+	struct scan sc = {.path = path, .ctx = &x};
+	enum nl_err result;
+	off_t end;
+	int fd;
+
+	result = open_for_scan(path, &fd);
+	if (result || fd < 0)
+		return result;
+	result = scan_pass(&sc, fd, each_line, -1, &end);
+	close(fd);
+	return result;
 }

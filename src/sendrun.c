@@ -10,6 +10,7 @@
 
 #include "addrmap.h"
 #include "fsutil.h"
+#include "inbox.h"
 #include "log.h"
 #include "campaign.h"
 #include "sendlog.h"
@@ -234,6 +235,10 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 		[NL_OUT_IN_DOUBT] = "in doubt (not resent):"};
 	enum nl_err e = nl_sendlog_write(r->log, r->o.post->slug, j->rcpt,
 					 r->o.test_to ? NL_EV_TEST : ev[out], code, j->msgid, reply);
+	bool bounced = false;
+	/* A 5.1.x refusal is a hard bounce now, not one that comes back later. */
+	if (!e && out == NL_OUT_FAILED && !r->o.test_to)
+		e = nl_inbox_relay_refused(r->o.cfg, r->log, r->o.post->slug, j->rcpt, code, reply, &bounced);
 	pthread_mutex_lock(&r->lock);
 	r->stats.last_outcome = now_real();
 	if (out == NL_OUT_SENT)
@@ -247,7 +252,7 @@ static enum nl_err src_result(void *ctx, const struct nl_smtp_job *j, enum nl_ou
 	progress(r, false);
 	pthread_mutex_unlock(&r->lock);
 	if (out != NL_OUT_SENT)
-		nl_info("%s: %s %s", j->rcpt, said[out], reply);
+		nl_info("%s: %s %s%s", j->rcpt, said[out], reply, bounced ? " (marked bounced)" : "");
 	return e;
 }
 

@@ -7,6 +7,7 @@ for p in build-essential pkg-config libcurl4-openssl-dev libcmark-gfm-dev \
 	libssl-dev python3-dkim chromium chromium-driver python3-selenium \
 	dnsmasq-base \
 	python3-feedparser \
+	libgmime-3.0-dev dovecot-imapd \
 	; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need="$need $p"
 done

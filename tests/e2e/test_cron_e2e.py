@@ -528,8 +528,9 @@ def test_dry_run_says_what_would_be_sent_and_why_not_and_changes_nothing():
 
 
 def test_schedule_lists_every_post_with_its_state():
+    # 5.7.1: refused for this message only (a 5.1.x refusal would make the reader bounced).
     with Workdir(None, subscribers(5)) as w, \
-            SmtpServer(w.dir, faults=["--fail-rcpt", "r004@example.test:550"]) as srv:
+            SmtpServer(w.dir, faults=["--fail-rcpt", "r004@example.test:550 5.7.1 rejected by policy"]) as srv:
         setup(w, srv, timezone="Europe/Berlin")
         write_post(w, "sent", "Sent one", date="2026-04-30T10:00:00Z")
         write_post(w, "half", "Half way", date="2026-05-01T06:00:00Z")

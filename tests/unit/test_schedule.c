@@ -211,7 +211,7 @@ static void test_write_campaign_event(void)
 	nl_sendlog_pretend_now(at(2030, 1, 2, 3, 4, 5));
 	T_CHECK(nl_sendlog_open(path, NULL, &l) == NL_OK);
 	T_CHECK(nl_sendlog_write(l, "p", NULL, NL_EV_DONE, 0, NULL, "3 sent, 0 failed") == NL_OK);
-	T_CHECK(nl_sendlog_write(l, "p", NULL, NL_EV_DOUBT + 1, 0, NULL, NULL) == NL_EINTERNAL);
+	T_CHECK(nl_sendlog_write(l, "p", NULL, NL_EV_SOFT_BOUNCED + 1, 0, NULL, NULL) == NL_EINTERNAL);
 	T_CHECK(nl_sendlog_close(l) == NL_OK);
 	nl_sendlog_pretend_now(0);
 	FILE *f = fopen(path, "r");

@@ -173,7 +173,7 @@ static const char fixture[] =
 	"2026-11-29T09:30:08.000Z\tfirst-light\tF@X.org\tintent\t-\t-\t-\n"
 	"2026-11-29T09:30:09.000Z\tfirst-light\tf@x.ORG\tsent\t250\tm6@x\tOk\n"
 	"2026-11-29T09:30:10.000Z\tfirst-light\tme@x.org\ttest\t250\tm7@x\tOk\n"
-	"2026-11-29T09:30:11.000Z\tfirst-light\tg@x.org\tbounced\t550\t-\t-\n"
+	"2026-11-29T09:30:11.000Z\tfirst-light\tg@x.org\texploded\t550\t-\t-\n"
 	"2026-11-29T09:30:12.000Z\tfirst-light\th@x.org\tdeferred\t421\t-\tbusy\n"
 	"2026-11-29T09:30:13.000Z\tfirst-light\th@x.org\tsent\t250\tm8@x\tOk\n"
 	"2026-11-29T09:30:14.000Z\tfirst-light\ti@x.org\tfailed\t552\t-\tmailbox full\n"
@@ -247,7 +247,7 @@ static void test_scan(void)
 	}
 	/* Skipped lines are named by file and line. */
 	T_CHECK(warned && strstr(warned, "fixture.log:8: malformed line") != NULL);
-	T_CHECK(warned && strstr(warned, "fixture.log:15: unknown event 'bounced'") != NULL);
+	T_CHECK(warned && strstr(warned, "fixture.log:15: unknown event 'exploded'") != NULL);
 	T_CHECK(warned && strstr(warned, "fixture.log:24: incomplete last line") != NULL);
 	free(warned);
 	nl_sendstate_free(&st);
