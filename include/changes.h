@@ -47,6 +47,9 @@ void nl_changes_feed(struct nl_changes *c, const char *data, size_t len, size_t 
 /* Lines taken, lines skipped as malformed. */
 size_t nl_changes_count(const struct nl_changes *c);
 size_t nl_changes_skipped(const struct nl_changes *c);
+/* Line i (below nl_changes_count) in the order read; a file replaced by a fold is read again after. */
+void nl_changes_line(const struct nl_changes *c, size_t i, const char **when, const char **key,
+		     const char **status);
 /*
  * The latest change for a row with this address or token (either may be
  * ""), if any, made no earlier than the row's updated_at (a later rewrite

@@ -22,6 +22,7 @@ int cmd_cron(struct nl_cli *cli, int argc, char **argv);
 int cmd_preview(struct nl_cli *cli, int argc, char **argv);
 int cmd_schedule(struct nl_cli *cli, int argc, char **argv);
 int cmd_send(struct nl_cli *cli, int argc, char **argv);
+int cmd_serve(struct nl_cli *cli, int argc, char **argv);
 int cmd_status(struct nl_cli *cli, int argc, char **argv);
 int cmd_subscribers(struct nl_cli *cli, int argc, char **argv);
 

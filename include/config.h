@@ -41,6 +41,13 @@ struct nl_dkim_config {
 	char *key_file2;
 };
 
+/* serve: the web endpoint (one-click unsubscribe, signup). */
+struct nl_serve_config {
+	char *listen;		/* ADDR:PORT, default 127.0.0.1:8080 */
+	int per_ip;		/* POSTs a minute from one address before 429; 0 = no limit */
+	int connections;	/* open connections at most */
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -65,6 +72,7 @@ struct nl_config {
 	bool allow_html;
 	struct nl_smtp_config smtp;
 	struct nl_dkim_config dkim;
+	struct nl_serve_config serve;
 };
 
 /*

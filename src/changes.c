@@ -223,6 +223,14 @@ enum nl_err nl_changes_read(struct nl_changes *c, const char *path)
 	return read_on(c, path);
 }
 
+void nl_changes_line(const struct nl_changes *c, size_t i, const char **when, const char **key,
+		     const char **status)
+{
+	*when = c->arena.data + c->lines[i];
+	*key = *when + NL_TIME_LEN + 1;
+	*status = *key + strlen(*key) + 1;
+}
+
 bool nl_changes_lookup(const struct nl_changes *c, const char *email, const char *token,
 		       const char *updated_at, const char **status, const char **when)
 {

@@ -53,6 +53,7 @@ static const struct {
 	{"dkim.key_file", offsetof(struct nl_config, dkim.key_file), "", true},
 	{"dkim.selector2", offsetof(struct nl_config, dkim.selector2), "", false},
 	{"dkim.key_file2", offsetof(struct nl_config, dkim.key_file2), "", true},
+	{"serve.listen", offsetof(struct nl_config, serve.listen), "127.0.0.1:8080", false},
 };
 
 static const struct {
@@ -67,6 +68,8 @@ static const struct {
 	{"smtp.retries", offsetof(struct nl_config, smtp.retries), 3, 0, 100},
 	{"smtp.max_consecutive_failures", offsetof(struct nl_config, smtp.max_consecutive_failures),
 	 20, 1, 1000000},
+	{"serve.per_ip_per_minute", offsetof(struct nl_config, serve.per_ip), 120, 0, 1000000},
+	{"serve.connections", offsetof(struct nl_config, serve.connections), 256, 4, 10000},
 };
 
 /* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
@@ -80,6 +83,7 @@ static const struct {
 static const char *const known[] = {
 	"publication", "publication.name", "publication.address", "from", "images",
 	"allow_html", "smtp", "dkim", "smtp.tls", "smtp.rate", "smtp.insecure_skip_verify", "max_age",
+	"serve",
 };
 
 static char **sfield(struct nl_config *c, size_t off)

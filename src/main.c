@@ -24,6 +24,8 @@ static const char usage[] =
 	"  cron [--dry-run]             send every post that is due, once, quietly\n"
 	"                               (for cron or a systemd timer)\n"
 	"  schedule                     every post in the posts folder, with its state\n"
+	"  serve [--listen ADDR:PORT]   answer one-click unsubscribes, signups and\n"
+	"                               confirmations over HTTP (behind your web server)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -44,6 +46,7 @@ static const struct {
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},
+	{"serve", cmd_serve},
 	{"status", cmd_status},
 	{"subscribers", cmd_subscribers},
 };
