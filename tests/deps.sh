@@ -4,7 +4,8 @@ set -eu
 need=""
 for p in build-essential pkg-config libcurl4-openssl-dev libcmark-gfm-dev \
 	libcmark-gfm-extensions-dev libyaml-dev uuid-dev python3 python3-aiosmtpd openssl \
-	libssl-dev python3-dkim chromium chromium-driver python3-selenium; do
+	libssl-dev python3-dkim chromium chromium-driver python3-selenium \
+	libmicrohttpd-dev curl wrk; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need="$need $p"
 done
 [ -z "$need" ] && exit 0
