@@ -247,7 +247,10 @@ static void refresh(struct server *s)
 	if (now - s->last_check < 1.0)
 		goto out;
 	s->last_check = now;
-	if (!stat(s->cfg->subscribers, &st) && (st.st_ino != s->ix->ino || st.st_dev != s->ix->dev)) {
+	pthread_rwlock_rdlock(&s->ixlock);
+	bool same = !stat(s->cfg->subscribers, &st) && st.st_ino == s->ix->ino && st.st_dev == s->ix->dev;
+	pthread_rwlock_unlock(&s->ixlock);
+	if (!same && !access(s->cfg->subscribers, F_OK)) {
 		if (index_build(s, &fresh)) {
 			nl_warn("%s: cannot read the list again: %s", s->cfg->subscribers, nl_errmsg());
 		} else {
