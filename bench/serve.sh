@@ -53,7 +53,7 @@ serve:
   per_ip_per_minute: 0
 EOC
 cat > "$dir/post.lua" <<EOL
-math.randomseed(os.time())
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 wrk.method = "POST"
 wrk.body = "List-Unsubscribe=One-Click"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"

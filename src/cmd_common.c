@@ -13,7 +13,7 @@
 #include "sendlog.h"
 
 /* Tokens of rows without one are keyed by the secret: never by nothing, which anyone could compute. */
-static enum nl_err ensure_secret(struct nl_config *c)
+enum nl_err nl_cmd_secret(struct nl_config *c)
 {
 	char hex[NL_SECRET_HEX + 1];
 	bool created;
@@ -53,7 +53,7 @@ enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sendi
 	}
 	if (!*c->base_url)
 		nl_warn("no base_url: the unsubscribe link is a mailto: only, and web links are left out");
-	return ensure_secret(c);
+	return nl_cmd_secret(c);
 }
 
 enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post)

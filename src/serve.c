@@ -651,7 +651,6 @@ static enum nl_err add_pending(struct server *s, const char *email, const char *
 	struct nl_sub *r;
 	bool eof, found = false;
 	enum nl_err e;
-	nl_token_new(token);
 	*st = NL_STATUS_PENDING;
 	if ((e = nl_subsdb_open(cfg->subscribers, &o, &db)) || (e = nl_subsdb_begin(db)))
 		goto out;
@@ -680,7 +679,8 @@ out:
 }
 
 /* Our own rewrite is already in the index: do not read the list again for it. */
-static void note_own_rewrite(struct server *s, const char *email, const char *token, enum nl_status st)
+static void note_own_rewrite(struct server *s, const char *email, const char *token, enum nl_status st,
+			     time_t mailed)
 {
 	struct stat sb;
 	size_t at;
@@ -689,8 +689,12 @@ static void note_own_rewrite(struct server *s, const char *email, const char *to
 		s->ix->dev = sb.st_dev;
 		s->ix->ino = sb.st_ino;
 	}
-	if (find_email(s->ix, email) < 0 && index_add(s->ix, email, token, st, &at))
-		nl_warn("%s", nl_errmsg());
+	if (find_email(s->ix, email) < 0) {
+		if (index_add(s->ix, email, token, st, &at))
+			nl_warn("%s", nl_errmsg());
+		else
+			s->ix->rows[at].mailed = mailed;
+	}
 	pthread_rwlock_unlock(&s->ixlock);
 }
 
@@ -722,16 +726,35 @@ static enum nl_err signup(struct server *s, const char *email, const char *name)
 	pthread_rwlock_rdlock(&s->ixlock);
 	long r = find_email(s->ix, email);
 	pthread_rwlock_unlock(&s->ixlock);
-	if (r < 0 && !(e = add_pending(s, email, name, token, &st))) {
-		note_own_rewrite(s, email, token, st);
-		pthread_rwlock_rdlock(&s->ixlock);
-		r = find_email(s->ix, email);
-		pthread_rwlock_unlock(&s->ixlock);
+	if (r < 0) {
+		/*
+		 * The message goes out while the list is rewritten (seconds, for a
+		 * million rows): a confirm that comes first waits for add_mu. The
+		 * answer still waits for the row to be on disk.
+		 */
+		uuid_t u;
+		nl_token_new(token);
+		uuid_parse(token, u);
+		queue_mail(s, email, u);
+		if (!(e = add_pending(s, email, name, token, &st)))
+			note_own_rewrite(s, email, token, st, time(NULL));
+		r = -1;
 	}
 	pthread_mutex_unlock(&s->add_mu);
-	if (!e && due_for_mail(s, r, tok))
+	if (!e && r >= 0 && due_for_mail(s, r, tok))
 		queue_mail(s, email, tok);
 	return e;
+}
+
+/* A token not (yet) known may belong to a signup whose rewrite is still running: wait for it. */
+static long lookup_token_after_signups(struct server *s, const char *tok, enum nl_status *st)
+{
+	long r = lookup_token(s, tok, st);
+	if (r >= 0)
+		return r;
+	pthread_mutex_lock(&s->add_mu);
+	pthread_mutex_unlock(&s->add_mu);
+	return lookup_token(s, tok, st);
 }
 
 /* ---- requests ---- */
@@ -785,7 +808,7 @@ static enum MHD_Result on_confirm(struct server *s, struct MHD_Connection *c, bo
 		ret = error_page(s, c, MHD_HTTP_TOO_MANY_REQUESTS, "Too many requests: try again in a minute.");
 	} else {
 		refresh(s);
-		long r = lookup_token(s, tok, &st);
+		long r = lookup_token_after_signups(s, tok, &st);
 		/* Only the owner of the mailbox has the token; bounced and complained never come back. */
 		bool ok = r >= 0 && (st == NL_STATUS_PENDING || st == NL_STATUS_UNSUBSCRIBED);
 		if (set_status(s, ok ? r : -1, NL_STATUS_ACTIVE))

@@ -61,6 +61,15 @@ def test_secret_is_made_once_private_and_kept():
         assert mailed_token(w, "ada@example.test") == first
 
 
+def test_a_list_without_tokens_keeps_the_mailed_ones_with_a_made_secret():
+    with Workdir({"secret": None}, "email,name\nada@example.test,Ada\n") as w:
+        w.write("p.md", post("Hello"))
+        mailed = mailed_token(w, "ada@example.test")
+        w.run("subscribers", "add", "grace@example.test", check=0)  # the first rewrite writes tokens in
+        assert rows(w)["ada@example.test"]["token"] == mailed
+        assert "unsubscribed" in w.run("subscribers", "unsubscribe", mailed, check=0).stdout
+
+
 def test_a_secret_others_can_read_is_refused():
     with Workdir({"secret": None}, "email\nada@example.test\n") as w:
         w.write("p.md", post("Hello"))
