@@ -88,11 +88,14 @@ grep -E "Latency|Req/Sec|requests in|Socket errors" "$dir/wrk.out" | sed 's/^/  
 
 # (b) signup to confirmation at the SMTP server
 s=$(date +%s.%N)
-curl -s -o /dev/null -w "signup: HTTP %{http_code} in %{time_total} s\n" \
-	--data "email=newreader@example.test&name=&website=" "http://127.0.0.1:$PORT/subscribe"
+curl -s -o /dev/null -w "signup: HTTP %{http_code} in %{time_total} s (the new row durable in the list)\n" \
+	--data "email=newreader@example.test&name=&website=" "http://127.0.0.1:$PORT/subscribe" > "$dir/curl.out" &
+curl_pid=$!
 until grep -q newreader "$dir/smtpd/transactions.jsonl" 2>/dev/null; do sleep 0.01; done
 e=$(date +%s.%N)
 echo "signup to confirmation message at the SMTP server: $(echo "$e - $s" | bc) s"
+wait "$curl_pid"
+cat "$dir/curl.out"
 s=$(date +%s.%N)
 curl -s -o /dev/null --data "email=reader0000002@example.test&website=" "http://127.0.0.1:$PORT/subscribe"
 echo "(an existing address: answer in $(echo "$(date +%s.%N) - $s" | bc) s, no rewrite)"
