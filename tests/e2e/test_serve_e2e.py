@@ -171,6 +171,8 @@ class Serve:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
         self.rc, self.out, self.err = nl.finish(self.p, 30)
+        if not exc[0]:  # a clean stop: exit 0, nothing the sanitizers found
+            assert self.rc == 0 and "Sanitizer" not in self.err and "runtime error" not in self.err, self.err
 
     def req(self, path, data=None, headers=None, method=None):
         """(status, body text) without following redirects."""
