@@ -254,10 +254,17 @@ static void refresh(struct server *s)
 		if (index_build(s, &fresh)) {
 			nl_warn("%s: cannot read the list again: %s", s->cfg->subscribers, nl_errmsg());
 		} else {
+			struct nl_changes *seen = nl_changes_new();
 			pthread_rwlock_wrlock(&s->ixlock);
 			index_free(s->ix);
 			s->ix = fresh;
-			s->applied = 0; /* lines again on top: a status set twice is the same status */
+			/* A rewrite folded the file in: read it afresh (the memory of old lines goes), and
+			   apply its lines again on top: a status set twice is the same status. */
+			if (seen) {
+				nl_changes_free(s->seen);
+				s->seen = seen;
+			}
+			s->applied = 0;
 			pthread_rwlock_unlock(&s->ixlock);
 		}
 	}

@@ -418,3 +418,16 @@ def test_kill_9_during_a_burst_and_a_send_leaves_list_and_changes_agreeing():
         assert not os.path.exists(w.path("subscribers.csv.changes"))
         folded = {r["email"] for r in rows(w).values() if r["status"] == "unsubscribed"}
         assert {f"r{i:04d}@example.test" for i in unsub} == folded
+
+
+def test_serve_follows_a_list_rewritten_by_another_command():
+    with serve_workdir() as w, Serve(w) as s:
+        assert s.req("/unsubscribe/" + tok(1), data="List-Unsubscribe=One-Click")[0] == 200
+        w.run("subscribers", "add", "late@example.test", check=0)  # a rewrite: folds the change in
+        assert not os.path.exists(w.path("subscribers.csv.changes"))
+        late = rows(w)["late@example.test"]["token"]
+        time.sleep(1.2)  # serve looks at the list at most once a second
+        assert s.req("/unsubscribe/" + late, data="List-Unsubscribe=One-Click")[0] == 200
+        assert status_of(w, "late@example.test") == "unsubscribed"
+        assert s.req("/confirm/" + tok(1), data="")[0] == 200  # resubscribe: it knows r0001 is unsubscribed
+        assert status_of(w, "r0001@example.test") == "active"
