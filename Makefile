@@ -3,7 +3,7 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libcurl libcmark-gfm yaml-0.1 uuid libcrypto gmime-3.0
+PKGS := libcurl libcmark-gfm yaml-0.1 uuid libcrypto gmime-3.0 libmicrohttpd
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 	-Wcast-qual -Wwrite-strings
 CFLAGS ?= -O2 -g

@@ -25,6 +25,7 @@ int cmd_preview(struct nl_cli *cli, int argc, char **argv);
 int cmd_schedule(struct nl_cli *cli, int argc, char **argv);
 int cmd_send(struct nl_cli *cli, int argc, char **argv);
 int cmd_site(struct nl_cli *cli, int argc, char **argv);
+int cmd_serve(struct nl_cli *cli, int argc, char **argv);
 int cmd_status(struct nl_cli *cli, int argc, char **argv);
 int cmd_subscribers(struct nl_cli *cli, int argc, char **argv);
 
@@ -33,6 +34,8 @@ int cmd_subscribers(struct nl_cli *cli, int argc, char **argv);
 int nl_cmd_fail(enum nl_err e);
 /* Load the config and say what is missing (From address, base_url). */
 enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sending);
+/* Set cfg->secret from .newsletter-secret beside the config (made on first use) when the config has none. */
+enum nl_err nl_cmd_secret(struct nl_config *cfg);
 /* Load a post; refuse drafts when sending. */
 enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post);
 /* Print a command's help text if argv asks for it; true if it did. */

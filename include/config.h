@@ -75,6 +75,13 @@ struct nl_inbox_config {
 	int soft_bounce_days;	/* ... within this many days, default 30 */
 };
 
+/* serve: the web endpoint (one-click unsubscribe, signup). */
+struct nl_serve_config {
+	char *listen;		/* ADDR:PORT, default 127.0.0.1:8080 */
+	int per_ip;		/* POSTs a minute from one address before 429; 0 = no limit */
+	int connections;	/* open connections at most */
+};
+
 /* All strings are owned by the config ("" when unset); nl_config_free() frees them. */
 struct nl_config {
 	char *path;		/* the file read, or "" for built-in defaults */
@@ -102,6 +109,7 @@ struct nl_config {
 	struct nl_doctor_config doctor;
 	struct nl_site_config site;
 	struct nl_inbox_config inbox;
+	struct nl_serve_config serve;
 };
 
 /*

@@ -50,6 +50,8 @@ void nl_recipients_close(struct nl_recipients *r);
 enum nl_err nl_recipients_next(struct nl_recipients *r, struct nl_recipient *out, bool *eof);
 /* Start another pass over the same rows. */
 enum nl_err nl_recipients_rewind(struct nl_recipients *r);
+/* Take in what was appended to the list's change file meanwhile, for the rows still to come. */
+enum nl_err nl_recipients_refresh(struct nl_recipients *r);
 /* The list (for its column names) and its number of rows. */
 const struct nl_list *nl_recipients_list(const struct nl_recipients *r);
 size_t nl_recipients_rows(const struct nl_recipients *r);

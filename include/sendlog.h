@@ -99,6 +99,13 @@ enum nl_err nl_sendlog_open(const char *path, const char *what, struct nl_sendlo
  */
 enum nl_err nl_sendlog_write(struct nl_sendlog *l, const char *slug, const char *rcpt, enum nl_event ev,
 			     int code, const char *msgid, const char *detail);
+/*
+ * One event appended to the log at path without its lock (one write() with
+ * O_APPEND, then fdatasync): for a line beside a running send, such as the
+ * confirmation messages `serve` mails.
+ */
+enum nl_err nl_sendlog_append_once(const char *path, const char *slug, const char *rcpt, enum nl_event ev,
+				   int code, const char *msgid, const char *detail);
 /* fdatasync now (also called by the flusher thread and by close). NL_EIO "PATH: cannot sync: ..." on failure. */
 enum nl_err nl_sendlog_sync(struct nl_sendlog *l);
 /* Stop the flusher, sync, release the lock (unlink nothing), close, free. Returns the sync's result. NULL is a no-op. */

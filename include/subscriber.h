@@ -127,6 +127,17 @@ const char *nl_list_colname(const struct nl_list *l, size_t i);
 /* The index of a column (case-insensitive), or -1. */
 int nl_list_col(const struct nl_list *l, const char *name);
 /*
+ * The change file beside the list (see changes.h) is read when the list is
+ * opened and applied to every row nl_list_next and nl_list_skim return.
+ * Refreshing reads what was appended since, for rows not yet read (a long
+ * send stops mailing a reader who unsubscribed meanwhile).
+ */
+struct nl_changes;
+enum nl_err nl_list_refresh_changes(struct nl_list *l);
+/* What the list applied (for the rewrite that folds it in), and the file's path. */
+const struct nl_changes *nl_list_changes(const struct nl_list *l);
+const char *nl_list_changes_path(const struct nl_list *l);
+/*
  * A row not read from a file (a proof copy's address, a preview's sample
  * reader): ncols fields in f, all "" but the address and the name.
  */

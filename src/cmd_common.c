@@ -9,7 +9,24 @@
 #include "config.h"
 #include "post.h"
 #include "log.h"
+#include "secret.h"
 #include "sendlog.h"
+
+/* Tokens of rows without one are keyed by the secret: never by nothing, which anyone could compute. */
+enum nl_err nl_cmd_secret(struct nl_config *c)
+{
+	char hex[NL_SECRET_HEX + 1];
+	bool created;
+	enum nl_err e;
+	if (*c->secret)
+		return NL_OK;
+	if ((e = nl_secret_get(c->path, hex, &created)))
+		return e;
+	if (created)
+		nl_warn("made a random token secret in %s beside the config (keep it: the links already "
+			"mailed depend on it)", NL_SECRET_FILE);
+	return nl_config_set(&c->secret, hex);
+}
 
 int nl_cmd_fail(enum nl_err e)
 {
@@ -36,7 +53,7 @@ enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sendi
 	}
 	if (!*c->base_url)
 		nl_warn("no base_url: the unsubscribe link is a mailto: only, and web links are left out");
-	return NL_OK;
+	return nl_cmd_secret(c);
 }
 
 enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post)

@@ -369,7 +369,7 @@ int cmd_subscribers(struct nl_cli *cli, int argc, char **argv)
 	/* A full disk under `ulimit -f` should be an error we report, not a signal that kills us. */
 	signal(SIGXFSZ, SIG_IGN);
 	if (!(e = parse_args(v, argc - 1, argv + 1, &a)) && !(e = nl_config_load(cli->config_path, &r.cfg)) &&
-	    !(e = list_path(r.cfg, a.list, &r.path))) {
+	    !(e = nl_cmd_secret(r.cfg)) && !(e = list_path(r.cfg, a.list, &r.path))) {
 		r.db = (struct nl_subsdb_opts){.secret = r.cfg->secret, .list_id = r.cfg->list_id,
 					       .now = time(NULL), .what = v->name};
 		e = v->fn(&r, &a);

@@ -64,6 +64,7 @@ static const struct {
 	{"inbox.ca_file", offsetof(struct nl_config, inbox.ca_file), "", true},
 	{"inbox.move_to", offsetof(struct nl_config, inbox.move_to), "", false},
 	{"inbox.maildir", offsetof(struct nl_config, inbox.maildir), "", true},
+	{"serve.listen", offsetof(struct nl_config, serve.listen), "127.0.0.1:8080", false},
 };
 
 static const struct {
@@ -82,6 +83,8 @@ static const struct {
 	{"inbox.timeout", offsetof(struct nl_config, inbox.timeout), 60, 1, 3600},
 	{"inbox.soft_bounce_limit", offsetof(struct nl_config, inbox.soft_bounce_limit), 3, 1, 1000},
 	{"inbox.soft_bounce_days", offsetof(struct nl_config, inbox.soft_bounce_days), 30, 1, 3650},
+	{"serve.per_ip_per_minute", offsetof(struct nl_config, serve.per_ip), 120, 0, 1000000},
+	{"serve.connections", offsetof(struct nl_config, serve.connections), 256, 4, 10000},
 };
 
 /* A configuration is a few KB; more is a mistake (a wrong file), not a bigger config. */
@@ -98,6 +101,7 @@ static const char *const known[] = {
 	"doctor",
 	"site", "site.include_unsent", "site.after_cron",
 	"inbox", "inbox.tls", "inbox.insecure_skip_verify",
+	"serve",
 };
 
 static char **sfield(struct nl_config *c, size_t off)
@@ -206,7 +210,8 @@ static enum nl_err check_keys(struct nl_config *c, const struct nl_ynode *map, c
 		if (!is_known(key))
 			return bad(c, map->items[i], key, "unknown setting (see config.example.yml)");
 		if (!strcmp(key, "smtp") || !strcmp(key, "publication") || !strcmp(key, "dkim") ||
-		    !strcmp(key, "doctor") || !strcmp(key, "site") || !strcmp(key, "inbox")) {
+		    !strcmp(key, "doctor") || !strcmp(key, "site") || !strcmp(key, "inbox") ||
+		    !strcmp(key, "serve")) {
 			if (map->items[i]->kind != NL_Y_MAP)
 				return bad(c, map->items[i], key, "must be a block of settings");
 			snprintf(key, sizeof key, "%s.", map->keys[i]);

@@ -30,6 +30,8 @@ static const char usage[] =
 	"                               feed.xml, sitemap.xml (upload it to base_url)\n"
 	"  inbox [--dry-run] [SOURCE]   act on bounces, complaints and emailed unsubscribes\n"
 	"                               (IMAP, Maildir or one message on stdin)\n"
+	"  serve [--listen ADDR:PORT]   answer one-click unsubscribes, signups and\n"
+	"                               confirmations over HTTP (behind your web server)\n"
 	"  subscribers SUBCOMMAND ...   add, remove, unsubscribe, resubscribe, list, show,\n"
 	"                               import, export (see subscribers --help)\n"
 	"\n"
@@ -52,6 +54,7 @@ static const struct {
 	{"preview", cmd_preview},
 	{"schedule", cmd_schedule},
 	{"send", cmd_send},
+	{"serve", cmd_serve},
 	{"site", cmd_site},
 	{"status", cmd_status},
 	{"subscribers", cmd_subscribers},

@@ -207,6 +207,11 @@ enum nl_err nl_recipients_rewind(struct nl_recipients *r)
 	return nl_list_rewind(r->list);
 }
 
+enum nl_err nl_recipients_refresh(struct nl_recipients *r)
+{
+	return nl_list_refresh_changes(r->list);
+}
+
 const struct nl_list *nl_recipients_list(const struct nl_recipients *r)
 {
 	return r->list;

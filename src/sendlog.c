@@ -285,6 +285,25 @@ out:
 	return result;
 }
 
+enum nl_err nl_sendlog_append_once(const char *path, const char *slug, const char *rcpt, enum nl_event ev,
+				   int code, const char *msgid, const char *detail)
+{
+	struct nl_buf line = NL_BUF_INIT;
+	enum nl_err result = format_line(&line, slug, rcpt, ev, code, msgid, detail);
+	int fd = -1, err = 0;
+
+	if (!result && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, LOG_MODE)) < 0)
+		err = errno;
+	if (!result && !err && ((err = write_all(fd, line.data, line.len)) == 0) && fdatasync(fd))
+		err = errno;
+	if (!result && err)
+		result = nl_errf(NL_EIO, "%s: cannot write: %s", path, strerror(err));
+	if (fd >= 0)
+		close(fd);
+	nl_buf_free(&line);
+	return result;
+}
+
 enum nl_err nl_sendlog_sync(struct nl_sendlog *l)
 {
 	int err;

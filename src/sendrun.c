@@ -35,6 +35,7 @@ struct nl_sendrun {
 	pthread_mutex_t lock;		/* stats and progress */
 	struct nl_send_stats stats;
 	double t0, last_progress;
+	double last_changes;		/* when the list's change file was last read on */
 };
 
 enum decision { D_SEND, D_SENT, D_FAILED, D_IN_DOUBT, D_DOUBT };
@@ -174,6 +175,12 @@ static enum nl_err src_next(void *ctx, struct nl_smtp_job *j, bool *eof)
 	enum nl_err e;
 	if (r->o.test_to)
 		return next_test(r, j, eof);
+	/* A reader who unsubscribes mid-run (serve, inbox) is not mailed a second later. */
+	if (now_real() - r->last_changes >= 1.0) {
+		r->last_changes = now_real();
+		if ((e = nl_recipients_refresh(r->rcpts)))
+			return e;
+	}
 	while (!(e = nl_recipients_next(r->rcpts, &rc, eof)) && !*eof) {
 		if (rc.skip != NL_SKIP_NONE || decide(&r->o, rc.last) != D_SEND)
 			continue;

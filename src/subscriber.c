@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "changes.h"
 #include "csv.h"
 #include "utf8.h"
 
@@ -42,6 +43,8 @@ struct nl_list {
 	char token[NL_TOKEN_LEN + 1];
 	size_t rows;			/* read since open or rewind, for the interruption check */
 	struct stat st;			/* as opened: a rewind refuses a file changed in place */
+	struct nl_changes *changes;	/* the change file's lines, applied on top of the rows */
+	struct nl_buf changes_path;
 };
 
 /* ---- statuses and tokens ---- */
@@ -205,6 +208,46 @@ static enum nl_err open_file(struct nl_list *l, int *fd)
 	return NL_OK;
 }
 
+/*
+ * The list, then its change file, then a check that the list is still the
+ * file at path: a rewrite that folded the changes in between would
+ * otherwise leave us the old rows without the changes.
+ */
+static enum nl_err open_with_changes(struct nl_list *l, int *fd)
+{
+	enum nl_err e;
+	struct stat now;
+	if (!(l->changes = nl_changes_new()) || (e = nl_changes_path(l->path, &l->changes_path)))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	for (int tries = 0; tries < 10; tries++) {
+		if ((e = open_file(l, fd)) || *fd < 0 || (e = nl_changes_read(l->changes, l->changes_path.data)))
+			return e;
+		if (!stat(l->path, &now) && now.st_ino == l->st.st_ino && now.st_dev == l->st.st_dev)
+			return NL_OK;
+		close(*fd);
+		*fd = -1;
+		nl_changes_free(l->changes);
+		if (!(l->changes = nl_changes_new()))
+			return nl_errf(NL_ENOMEM, "out of memory");
+	}
+	return nl_errf(NL_ETEMPFAIL, "%s: the list keeps being replaced while it is opened; try again", l->path);
+}
+
+enum nl_err nl_list_refresh_changes(struct nl_list *l)
+{
+	return l->f ? nl_changes_read(l->changes, l->changes_path.data) : NL_OK;
+}
+
+const struct nl_changes *nl_list_changes(const struct nl_list *l)
+{
+	return l->changes;
+}
+
+const char *nl_list_changes_path(const struct nl_list *l)
+{
+	return l->changes_path.data;
+}
+
 static enum nl_err start(struct nl_list *l)
 {
 	nl_csv_init(&l->csv, l->f, l->path);
@@ -230,10 +273,11 @@ enum nl_err nl_list_open(const char *path, const struct nl_list_opts *o, struct 
 	l->row.f = l->fields;
 	l->row.cols = l->fields;
 	nl_buf_init(&l->name);
+	nl_buf_init(&l->changes_path);
 	for (size_t i = 0; i < NL_COL_FIXED; i++)
 		if ((e = add_col(l, fixed_cols[i], &idx)))
 			goto out;
-	if ((e = open_file(l, &fd)) || fd < 0)
+	if ((e = open_with_changes(l, &fd)) || fd < 0)
 		goto out;
 	if (!(l->f = fdopen(fd, "rb"))) {
 		e = nl_errf(NL_ENOMEM, "out of memory");
@@ -262,6 +306,8 @@ void nl_list_close(struct nl_list *l)
 	for (size_t i = 0; i < l->ncols; i++)
 		free(l->cols[i]);
 	nl_buf_free(&l->name);
+	nl_changes_free(l->changes);
+	nl_buf_free(&l->changes_path);
 	free(l->path);
 	free(l);
 }
@@ -302,6 +348,17 @@ static enum nl_skip verdict(struct nl_list *l, struct nl_sub *r)
 	if (!nl_addr_valid(r->email, strlen(r->email), &r->why))
 		return NL_SKIP_BAD_ADDRESS;
 	return r->status == NL_STATUS_ACTIVE ? NL_SKIP_NONE : NL_SKIP_STATUS;
+}
+
+/* The change file's latest word on this row, by token or address, over what the CSV says. */
+static void apply_change(const struct nl_list *l, const char **f)
+{
+	const char *st, *when;
+	if (nl_changes_lookup(l->changes, f[NL_COL_EMAIL], f[NL_COL_TOKEN], f[NL_COL_UPDATED], &st, &when) &&
+	    nl_status_parse(st) != NL_STATUS_UNKNOWN) {
+		f[NL_COL_STATUS] = st;
+		f[NL_COL_UPDATED] = when;
+	}
 }
 
 static void normalize(struct nl_list *l, struct nl_sub *r)
@@ -357,6 +414,7 @@ enum nl_err nl_list_next(struct nl_list *l, struct nl_sub **row, bool *eof)
 		l->fields[to] = c->fields[i];
 	}
 	l->row.line = c->line;
+	apply_change(l, l->fields);
 	normalize(l, &l->row);
 	*row = &l->row;
 	return nl_buf_err(&l->name);
@@ -370,12 +428,13 @@ enum nl_err nl_list_skim(struct nl_list *l, const char **email, enum nl_status *
 	*status = NL_STATUS_ACTIVE;
 	if ((e = next_record(l, eof)) || *eof)
 		return e;
-	for (size_t i = 0; i < c->nfields && i < l->nfile; i++) {
-		if (l->map[i] == NL_COL_EMAIL)
-			*email = nl_field_trim(c->fields[i]);
-		else if (l->map[i] == NL_COL_STATUS)
-			*status = nl_status_parse(nl_field_trim(c->fields[i]));
-	}
+	const char *f[NL_COL_FIXED] = {"", "", "", "", "", ""};
+	for (size_t i = 0; i < c->nfields && i < l->nfile; i++)
+		if (l->map[i] < NL_COL_FIXED && l->map[i] != NL_COL_NAME)
+			f[l->map[i]] = nl_field_trim(c->fields[i]);
+	apply_change(l, f);
+	*email = f[NL_COL_EMAIL];
+	*status = nl_status_parse(f[NL_COL_STATUS]);
 	return NL_OK;
 }
 

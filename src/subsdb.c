@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "changes.h"
 #include "csv.h"
 #include "fsutil.h"
 #include "utf8.h"
@@ -344,7 +345,10 @@ enum nl_err nl_subsdb_commit(struct nl_subsdb *db)
 	if (rename(db->tmp, db->path))
 		return write_err(db, "rename into place", errno);
 	db->committed = true;
-	return sync_dir(db);
+	if ((e = sync_dir(db)))
+		return e;
+	/* The new list holds the changes it read; a crash before this only applies them twice. */
+	return nl_changes_fold(nl_list_changes(db->list), nl_list_changes_path(db->list));
 }
 
 /* ---- changes to one address ---- */

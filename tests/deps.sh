@@ -8,6 +8,7 @@ for p in build-essential pkg-config libcurl4-openssl-dev libcmark-gfm-dev \
 	dnsmasq-base \
 	python3-feedparser \
 	libgmime-3.0-dev dovecot-imapd \
+	libmicrohttpd-dev curl wrk \
 	; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need="$need $p"
 done

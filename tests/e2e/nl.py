@@ -78,6 +78,8 @@ class Workdir:
             "subscribers": "subscribers.csv",
             "log": "sends.log",
             "templates": TEMPLATES,
+            # A fixed token secret: tests stay quiet and reproducible (None: the program makes one).
+            "secret": "0" * 64,
         }
         lines = []
         if extra:
