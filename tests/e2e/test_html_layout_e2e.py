@@ -302,3 +302,43 @@ def test_contrast_is_wcag_aa_in_light_and_dark():
     for c in dark_colours:
         assert contrast(c, dbg) >= 4.5, (c, dbg, contrast(c, dbg))
     assert "a" in rules and any("muted" in s for s in rules), rules
+
+
+COMPUTED = """
+const rgb = s => '#' + s.match(/\\d+/g).slice(0, 3).map(x => (+x).toString(16).padStart(2, '0')).join('');
+function bg(el) {
+  for (; el; el = el.parentElement) {
+    const c = getComputedStyle(el).backgroundColor;
+    if (!/rgba\\(0, 0, 0, 0\\)|transparent/.test(c)) return rgb(c);
+  }
+  return null;
+}
+const out = [];
+for (const el of document.querySelectorAll('h1, p, li, a, td, th')) {
+  if (!el.textContent.trim() || el.closest('[style*="display:none"]')) continue;
+  out.push([el.tagName + ' ' + el.textContent.trim().slice(0, 20), rgb(getComputedStyle(el).color), bg(el)]);
+}
+return out;
+"""
+
+
+def test_contrast_as_chromium_draws_it_light_and_dark():
+    """The colours a browser computes, in light and in dark mode: every text
+    element, links and footer included, at 4.5:1 or more on its background."""
+    with Workdir(None, SUBS) as w:
+        w.write("p.md", post("Contrast", "Text with [a link](https://example.test/).\n\n"
+                             "| a | b |\n|---|---|\n| 1 | 2 |\n\n- item\n", description="About it"))
+        w.run("send", "p.md", "--dry-run=out", check=0)
+        _, h = parts(parse(read_eml(sorted(glob.glob(w.path("out/*.eml")))[0])))
+        page = w.write("p.html", h)
+        for dark in (False, True):
+            with Browser(width=600, dark=dark) as b:
+                seen = b.open_file(page).js(COMPUTED)
+            assert len(seen) >= 8, seen
+            for what, fg, back in seen:
+                assert back, what
+                print("%-5s %-28s %s on %s: %.1f" % ("dark" if dark else "light", what, fg, back,
+                                                      contrast(fg, back)))
+                assert contrast(fg, back) >= 4.5, (dark, what, fg, back, contrast(fg, back))
+            backs = {back for _, _, back in seen}
+            assert backs == ({"#111827"} if dark else {"#ffffff"}), backs
