@@ -303,11 +303,20 @@ static enum nl_err preflight(const struct send_args *a, const struct nl_config *
 			     const struct nl_post *post)
 {
 	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
+	/* the list's header only: its columns are template fields */
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = post, .missing_ok = true};
+	struct nl_recipients *rcpts = NULL;
 	struct nl_campaign *c = NULL;
 	size_t html, sent;
-	enum nl_err e = nl_campaign_new(&o, &c);
-	if (e)
+	enum nl_err e = nl_recipients_open(&ro, &rcpts);
+	o.list = rcpts ? nl_recipients_list(rcpts) : NULL;
+	if (!e)
+		e = nl_campaign_new(&o, &c);
+	if (e) {
+		nl_recipients_close(rcpts);
 		return e;
+	}
 	if (nl_cmd_html_report(c, post->path, stdout, !a->force) && !a->force) {
 		nl_campaign_html_size(c, &html, &sent);
 		e = nl_errf(NL_EDATA, "%s: the HTML part is %.1f KB as sent: Gmail clips messages above "
@@ -317,6 +326,7 @@ static enum nl_err preflight(const struct send_args *a, const struct nl_config *
 	}
 	fflush(stdout);
 	nl_campaign_free(c);
+	nl_recipients_close(rcpts);
 	return e;
 }
 

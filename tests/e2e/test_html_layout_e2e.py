@@ -342,3 +342,16 @@ def test_contrast_as_chromium_draws_it_light_and_dark():
                 assert contrast(fg, back) >= 4.5, (dark, what, fg, back, contrast(fg, back))
             backs = {back for _, _, back in seen}
             assert backs == ({"#111827"} if dark else {"#ffffff"}), backs
+
+
+def test_size_check_before_send_knows_the_lists_columns():
+    """The check before a send binds the templates as the send does: a
+    template naming one of the list's columns must not fail there."""
+    subs = "email,name,city\nada@example.test,Ada,London\n"
+    with Workdir({"smtp": {"url": "smtp://127.0.0.1:9", "tls": "none"}, "templates": "tpl"}, subs) as w:
+        w.write("tpl/email.html", "<p>In {{subscriber.city}}</p>{{{content}}}<a href=\"{{unsubscribe_url}}\">u</a>")
+        w.write("tpl/email.txt", "In {{subscriber.city}}\n{{{content}}}\n{{unsubscribe_url}}\n")
+        w.write("p.md", post("Cities", "Body.\n"))
+        p = w.run("send", "p.md", "--yes")
+        assert "HTML part:" in p.stdout, (p.stdout, p.stderr)
+        assert "template" not in p.stderr and p.returncode != 0, p.stderr  # the relay is not there
