@@ -202,12 +202,14 @@ def test_webp_and_svg_images_warn():
     with Workdir(None, SUBS) as w:
         w.write("a.webp", webp, "wb")
         w.write("b.svg", svg, "wb")
-        w.write("p.md", post("Formats", "![A](a.webp)\n\n![B](b.svg)\n"))
+        w.write("p.md", post("Formats", "![A](a.webp)\n\n![B](b.svg)\n\n![R](https://cdn.example.test/r.WEBP?x=1)\n"
+                                        "\n![P](https://cdn.example.test/p.png)\n"))
         for args in (("preview", "p.md", "-o", "pv"), ("send", "p.md", "--dry-run=out")):
             p = w.run(*args, check=0)
             assert re.search(r"warning: .*p\.md:\d+: image 'a\.webp' is WebP", p.stderr), p.stderr
             assert re.search(r"warning: .*p\.md:\d+: image 'b\.svg' is SVG", p.stderr), p.stderr
-            assert "Outlook" in p.stderr
+            assert re.search(r"p\.md:\d+: image 'https://cdn\.example\.test/r\.WEBP\?x=1' is WebP", p.stderr)
+            assert "Outlook" in p.stderr and "p.png" not in p.stderr
         msg = parse(read_eml(sorted(glob.glob(w.path("out/*.eml")))[0]))
         _, html_part = parts(msg)
         imgs = [dict(a) for t, a in tags_of(html_part) if t == "img"]
