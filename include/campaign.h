@@ -46,6 +46,18 @@ enum nl_err nl_campaign_message(const struct nl_campaign *c, const struct nl_sub
 /* The HTML and text bodies one reader sees, unencoded (for previews). */
 void nl_campaign_bodies(const struct nl_campaign *c, const struct nl_sub *sub,
 			struct nl_buf *html, struct nl_buf *text);
+/* Warnings for the writer, one a line ("post.md:3: image 'a.webp' is WebP, ..."),
+ * "" if none: the commands show them. Owned by the campaign. */
+const char *nl_campaign_notes(const struct nl_campaign *c);
+
+/* Gmail clips a message whose HTML passes about this many bytes (as sent:
+ * special characters count encoded), and the footer with the unsubscribe
+ * link is in the clipped part. */
+#define NL_HTML_CLIP ((size_t)102 * 1024)
+/* The HTML part's bytes for a reader whose fields are all empty: decoded
+ * and as sent (quoted-printable). */
+void nl_campaign_html_size(const struct nl_campaign *c, size_t *html, size_t *encoded);
+
 /* How the campaign's images are delivered, and how many are attached. */
 enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached);
 

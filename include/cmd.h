@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "nl.h"
 
@@ -38,6 +39,11 @@ enum nl_err nl_cmd_config(struct nl_cli *cli, struct nl_config **cfg, bool sendi
 enum nl_err nl_cmd_secret(struct nl_config *cfg);
 /* Load a post; refuse drafts when sending. */
 enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post);
+/* The campaign's notes as warnings, and "HTML part: N KB ..." on out; warns
+ * when Gmail would clip it (unless refuse: then the caller fails). True if
+ * it is past the clip size. */
+struct nl_campaign;
+bool nl_cmd_html_report(const struct nl_campaign *c, const char *post, FILE *out, bool refuse);
 /* Print a command's help text if argv asks for it; true if it did. */
 bool nl_cmd_help(int argc, char **argv, const char *text);
 

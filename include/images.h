@@ -2,6 +2,7 @@
 #ifndef NL_IMAGES_H
 #define NL_IMAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -45,5 +46,14 @@ enum nl_err nl_image_read(const char *what, const char *path, struct nl_buf *dat
 
 /* The Content-Type of an image by its bytes, or NULL if it is none we send. */
 const char *nl_image_sniff(const unsigned char *p, size_t n);
+
+/*
+ * The size in pixels that the header of the image p[0..n) declares, as a
+ * browser shows it: PNG, GIF, WebP (lossy, lossless, extended) and JPEG (its
+ * first frame header; width and height swapped when the Exif orientation
+ * turns the picture a quarter). False, with both 0, for SVG, AVIF and
+ * anything truncated or not an image: then nobody can know the size.
+ */
+bool nl_image_size(const unsigned char *p, size_t n, unsigned *width, unsigned *height);
 
 #endif

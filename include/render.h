@@ -21,6 +21,11 @@ struct nl_render_opts {
 	 * (NULL: "body") and the file line of md's first line (0 means 1). */
 	const char *name;
 	int first_line;
+	/* Called once per image, after image, with its URL as written in the post
+	 * and its file line:
+	 * sets *width and *height to the size the HTML should give it (both 0, or
+	 * a NULL callback: no width and height attributes). */
+	void (*image_size)(void *ctx, const char *url, int line, unsigned *width, unsigned *height);
 };
 
 /*
@@ -44,7 +49,11 @@ struct nl_render_opts {
  * length they had on entry. text may be NULL: HTML only (the web archive). A wrap of 0 or less means 72; nesting never
  * narrows text below 20 columns. The text part uses "\n" line endings, has no
  * trailing spaces and ends with exactly one "\n" (it is empty only when the
- * post renders to nothing). */
+ * post renders to nothing).
+ *
+ * In the HTML the post's own headings start at <h2> (every level one down,
+ * <h6> stays), since the title above them is the page's <h1>; the text part
+ * keeps the levels as written. */
 enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o,
 		      struct nl_buf *html, struct nl_buf *text);
 

@@ -13,6 +13,7 @@
 #include "csv.h"
 #include "datetime.h"
 #include "dkim.h"
+#include "htmlfix.h"
 #include "images.h"
 #include "log.h"
 #include "mime.h"
@@ -53,6 +54,7 @@ struct nl_campaign {
 	size_t ncols;
 	char colnames[NL_CSV_MAX_FIELDS][64];
 	struct nl_dkim *dkim;		/* NULL: messages go unsigned */
+	struct nl_buf notes;		/* warnings for the writer, one a line */
 };
 
 /* ---- images ---- */
@@ -212,6 +214,54 @@ static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 	return nl_buf_err(&c->tail);
 }
 
+/* Outlook for Windows shows neither (a red cross or nothing); the writer should know. */
+static void note_format(struct nl_campaign *c, const char *url, int line, const char *type)
+{
+	const char *what = !strcmp(type, "image/webp") ? "WebP" : !strcmp(type, "image/svg+xml") ? "SVG" : NULL;
+	if (what)
+		nl_buf_addf(&c->notes, "%s:%d: image '%s' is %s, which Outlook for Windows does not show; "
+			    "PNG, JPEG or GIF show everywhere\n", c->o.post->path, line, url, what);
+}
+
+/* An absolute URL's type by its ending, as far as a path can tell. */
+static const char *url_type(const char *url)
+{
+	size_t n = strcspn(url, "?#");
+	if (n >= 5 && !strncasecmp(url + n - 5, ".webp", 5))
+		return "image/webp";
+	if (n >= 4 && !strncasecmp(url + n - 4, ".svg", 4))
+		return "image/svg+xml";
+	return "";
+}
+
+/* width and height for the HTML: the file's own size, no wider than the column. */
+static void image_size_cb(void *ctx, const char *url, int line, unsigned *w, unsigned *h)
+{
+	struct nl_campaign *c = ctx;
+	struct nl_buf data = NL_BUF_INIT;
+	const char *type = NULL;
+	struct image *im = NULL;
+
+	if (is_absolute_url(url) || !*url) { /* not a file of ours */
+		note_format(c, url, line, url_type(url));
+		return;
+	}
+	/* found already by image_cb ("./a.png" and "a.png" are one image) */
+	if (image_found(c, url, line, &im))
+		return;
+	/* a file that cannot be read now fails the send later, with its message */
+	if (!nl_image_read(url, im->path, &data, &type)) {
+		note_format(c, url, line, type);
+		if (nl_image_size((const unsigned char *)data.data, data.len, w, h) &&
+		    *w > NL_HTML_COLUMN) {
+			*h = (unsigned)(((unsigned long long)*h * NL_HTML_COLUMN + *w / 2) / *w);
+			*h += !*h;
+			*w = NL_HTML_COLUMN;
+		}
+	}
+	nl_buf_free(&data);
+}
+
 /* ---- template context ---- */
 
 static int dyn_field(void *ctx, const char *name)
@@ -278,53 +328,6 @@ enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_pos
 }
 
 /* ---- parts ---- */
-
-/*
- * Email clients ignore <style> blocks more often than not, so the rendered
- * body gets inline styles. cmark escapes '<' in text, so every "<tag" here
- * is a real element.
- */
-static const struct {
-	const char *tag, *style;
-} inline_styles[] = {
-	/* Short on purpose: these repeat for every paragraph, in every message. */
-	{"<p", "margin:0 0 16px"},
-	{"<h1", "margin:32px 0 12px;font-size:26px;line-height:1.25"},
-	{"<h2", "margin:28px 0 12px;font-size:22px;line-height:1.3"},
-	{"<h3", "margin:24px 0 8px;font-size:19px;line-height:1.3"},
-	{"<h4", "margin:20px 0 8px;font-size:17px"},
-	{"<img", "max-width:100%;height:auto;border:0"},
-	{"<a", "color:#2563eb"},
-	{"<ul", "margin:0 0 16px;padding-left:24px"},
-	{"<ol", "margin:0 0 16px;padding-left:24px"},
-	{"<blockquote", "margin:0 0 16px;padding:0 0 0 16px;border-left:3px solid #d1d5db"},
-	{"<pre", "margin:0 0 16px;padding:12px;border:1px solid #d1d5db;border-radius:4px;"
-		 "white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.45"},
-	{"<code", "font-family:Menlo,Consolas,monospace;font-size:90%"},
-	{"<table", "border-collapse:collapse;margin:0 0 16px;font-size:16px"},
-	{"<th", "border:1px solid #d1d5db;padding:6px 10px;text-align:left"},
-	{"<td", "border:1px solid #d1d5db;padding:6px 10px"},
-	{"<hr", "border:0;border-top:1px solid #d1d5db;margin:24px 0"},
-};
-
-static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
-{
-	const char *p = in->data, *end = in->data + in->len, *run = p;
-	while ((p = memchr(p, '<', (size_t)(end - p)))) {
-		for (size_t i = 0; i < NL_ARRAY_LEN(inline_styles); i++) {
-			size_t n = strlen(inline_styles[i].tag);
-			if ((size_t)(end - p) > n && !memcmp(p, inline_styles[i].tag, n) &&
-			    (p[n] == ' ' || p[n] == '>' || p[n] == '/')) {
-				nl_buf_add(out, run, (size_t)(p - run) + n);
-				nl_buf_addf(out, " style=\"%s\"", inline_styles[i].style);
-				run = p + n;
-				break;
-			}
-		}
-		p++;
-	}
-	nl_buf_add(out, run, (size_t)(end - run));
-}
 
 /* Greedy word wrap at width code points, for front matter shown in the text part. */
 static void wrap_text(struct nl_buf *out, const char *s, size_t width)
@@ -453,10 +456,10 @@ static enum nl_err build_parts(struct nl_campaign *c)
 	struct nl_ynode *ctx = NULL;
 	struct nl_render_opts ro = {.unsafe_html = c->o.cfg->allow_html, .wrap = 72,
 				    .image = image_cb, .image_ctx = c, .name = c->o.post->path,
-				    .first_line = c->o.post->body_line};
+				    .first_line = c->o.post->body_line, .image_size = image_size_cb};
 	enum nl_err e = nl_render(c->o.post->body, c->o.post->body_len, &ro, &html, &text);
-	if (!e)
-		add_inline_styles(&html, &styled);
+	if (!e) /* inline styles, scrolling tables, email-safe task lists and notes */
+		nl_html_email(html.data, html.len, &styled);
 	if (!e && !(e = nl_buf_err(&styled)) && !(e = nl_buf_err(&text)) && !(e = build_context(c, &ctx)))
 		if (!(e = bind_part(c, &c->html, "email.html", true, ctx, styled.data)))
 			e = bind_part(c, &c->text, "email.txt", false, ctx, text.data);
@@ -555,6 +558,7 @@ enum nl_err nl_campaign_new(const struct nl_campaign_opts *o, struct nl_campaign
 	nl_buf_init(&c->pre_text);
 	nl_buf_init(&c->mid);
 	nl_buf_init(&c->tail);
+	nl_buf_init(&c->notes);
 	if (!(c->head = nl_message_new()) || !(c->mime = nl_message_new())) {
 		nl_campaign_free(c);
 		return nl_errf(NL_ENOMEM, "out of memory");
@@ -601,7 +605,26 @@ void nl_campaign_free(struct nl_campaign *c)
 	nl_buf_free(&c->pre_text);
 	nl_buf_free(&c->mid);
 	nl_buf_free(&c->tail);
+	nl_buf_free(&c->notes);
 	free(c);
+}
+
+const char *nl_campaign_notes(const struct nl_campaign *c)
+{
+	return c->notes.failed || !c->notes.data ? "" : c->notes.data;
+}
+
+void nl_campaign_html_size(const struct nl_campaign *c, size_t *html, size_t *encoded)
+{
+	const char *fields[NFIELDS] = {0};
+	struct nl_buf b = NL_BUF_INIT, qp = NL_BUF_INIT;
+
+	nl_residual_eval(c->html.res, fields, &b);
+	nl_qp_encode(&qp, b.data, b.len, true);
+	*html = b.len;
+	*encoded = qp.len;
+	nl_buf_free(&b);
+	nl_buf_free(&qp);
 }
 
 enum nl_image_mode nl_campaign_image_mode(const struct nl_campaign *c, int *attached)

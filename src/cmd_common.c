@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "cmd.h"
 #include "config.h"
 #include "post.h"
@@ -109,4 +110,23 @@ void nl_cmd_signals(void)
 	/* Past a file size limit (ulimit -f), write() then fails with EFBIG, reported like a full disk. */
 	sigaction(SIGXFSZ, &sa, NULL);
 	nl_sendlog_interrupt(&nl_cmd_interrupted);
+}
+
+bool nl_cmd_html_report(const struct nl_campaign *c, const char *post, FILE *out, bool refuse)
+{
+	const char *n = nl_campaign_notes(c), *nl;
+	size_t html, sent;
+
+	for (; *n && (nl = strchr(n, '\n')); n = nl + 1)
+		nl_warn("%.*s", (int)(nl - n), n);
+	nl_campaign_html_size(c, &html, &sent);
+	fprintf(out, "HTML part: %.1f KB (%.1f KB as sent; Gmail clips above %zu KB)\n",
+		(double)html / 1024, (double)sent / 1024, NL_HTML_CLIP / 1024);
+	if (sent <= NL_HTML_CLIP)
+		return false;
+	if (!refuse)
+		nl_warn("%s: the HTML part is %.1f KB as sent: Gmail clips messages above %zu KB and "
+			"hides the rest, the footer with the unsubscribe link included",
+			post, (double)sent / 1024, NL_HTML_CLIP / 1024);
+	return true;
 }

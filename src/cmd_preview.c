@@ -18,7 +18,8 @@ static const char help[] =
 	"Writes DIR/SLUG.html (the HTML part, images shown from local files),\n"
 	"DIR/SLUG.txt (the plain-text part) and DIR/SLUG.eml (the whole message\n"
 	"for the first active subscriber, or a sample reader) and prints their\n"
-	"paths. Drafts can be previewed. DIR defaults to out/.\n";
+	"paths. Drafts can be previewed. DIR defaults to out/. The HTML part's size\n"
+	"goes to stderr, with a warning when Gmail would clip it (above 102 KB).\n";
 
 /* The first recipient of the post on the list, else a sample reader (no list yet, or nobody on it). */
 struct sample {
@@ -75,6 +76,8 @@ static enum nl_err preview(struct nl_config *cfg, struct nl_post *post, const ch
 	o.local_images = false;
 	if ((e = nl_campaign_new(&o, &mail)))
 		goto out;
+	/* stderr: stdout lists the files written, for scripts */
+	nl_cmd_html_report(mail, post->path, stderr, false);
 	if (!(m = nl_message_new())) {
 		e = nl_errf(NL_ENOMEM, "out of memory");
 		goto out;

@@ -39,6 +39,8 @@ static const char help[] =
 	"  --rate R              at most R messages per second, all connections together\n"
 	"                        (0: no limit; else 0.000278, one an hour, to 1000000)\n"
 	"  --log FILE            the send log (default: config 'log')\n"
+	"  --force               send even when Gmail would clip the HTML part (above 102 KB,\n"
+	"                        which hides the footer and its unsubscribe link)\n"
 	"  --subscribers FILE    the subscriber list (default: config 'subscribers')\n"
 	"\n"
 	"Exit status: 0 all sent; 65 bad post or list; 69 the relay refused (see the\n"
@@ -55,6 +57,7 @@ struct send_args {
 	double rate;
 	long limit;
 	bool resend, retry_failed, skip_in_doubt, retry_in_doubt;
+	bool force;
 };
 
 struct tally {
@@ -114,6 +117,7 @@ static enum nl_err dry_run(const struct nl_config *cfg, const struct nl_post *po
 	o.list = nl_recipients_list(rcpts);
 	if ((e = nl_campaign_new(&o, &camp)) || (e = nl_mkdirs(dir)))
 		goto out;
+	nl_cmd_html_report(camp, post->path, stdout, false);
 	if (!(m = nl_message_new())) {
 		e = nl_errf(NL_ENOMEM, "out of memory");
 		goto out;
@@ -142,7 +146,7 @@ out:
 }
 
 enum { O_DRY = 256, O_SUBS, O_SMTP, O_CONNS, O_RATE, O_LOG, O_TO, O_LIMIT, O_RESEND, O_RETRY,
-       O_SKIP_DOUBT, O_RETRY_DOUBT };
+       O_SKIP_DOUBT, O_RETRY_DOUBT, O_FORCE };
 
 static int number(const char *s, double min, double max, double *out)
 {
@@ -165,6 +169,7 @@ static int parse_opt(int c, struct send_args *a)
 	case O_RETRY: a->retry_failed = true; return 0;
 	case O_SKIP_DOUBT: a->skip_in_doubt = true; return 0;
 	case O_RETRY_DOUBT: a->retry_in_doubt = true; return 0;
+	case O_FORCE: a->force = true; return 0;
 	case O_CONNS: if (number(optarg, 1, 64, &v)) return -1; a->connections = (long)v; return 0;
 	case O_RATE: /* as the config's smtp.rate: 0 (no limit), or one an hour to a million a second */
 		if (number(optarg, 0, 1e6, &v) || (v > 0 && v < 1.0 / 3600))
@@ -191,6 +196,7 @@ static int parse_args(int argc, char **argv, struct send_args *a)
 		{"retry-failed", no_argument, NULL, O_RETRY},
 		{"skip-in-doubt", no_argument, NULL, O_SKIP_DOUBT},
 		{"retry-in-doubt", no_argument, NULL, O_RETRY_DOUBT},
+		{"force", no_argument, NULL, O_FORCE},
 		{"yes", no_argument, NULL, 'y'},
 		{NULL, 0, NULL, 0},
 	};
@@ -287,6 +293,43 @@ static enum nl_err confirm(const struct send_args *a, const struct nl_config *cf
 	return NL_OK;
 }
 
+/*
+ * Before the log or the relay is touched: the post as readers will get it.
+ * Gmail clips an HTML part past about 102 KB, and the footer with the
+ * unsubscribe link goes with the clipped part: refused unless --force.
+ * (The sender renders it again: a few milliseconds, once per post.)
+ */
+static enum nl_err preflight(const struct send_args *a, const struct nl_config *cfg,
+			     const struct nl_post *post)
+{
+	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
+	/* the list's header only: its columns are template fields */
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = post, .missing_ok = true};
+	struct nl_recipients *rcpts = NULL;
+	struct nl_campaign *c = NULL;
+	size_t html, sent;
+	enum nl_err e = nl_recipients_open(&ro, &rcpts);
+	o.list = rcpts ? nl_recipients_list(rcpts) : NULL;
+	if (!e)
+		e = nl_campaign_new(&o, &c);
+	if (e) {
+		nl_recipients_close(rcpts);
+		return e;
+	}
+	if (nl_cmd_html_report(c, post->path, stdout, !a->force) && !a->force) {
+		nl_campaign_html_size(c, &html, &sent);
+		e = nl_errf(NL_EDATA, "%s: the HTML part is %.1f KB as sent: Gmail clips messages above "
+			    "%zu KB, hiding the footer and its unsubscribe link; shorten the post, or "
+			    "send anyway with --force", post->path, (double)sent / 1024,
+			    NL_HTML_CLIP / 1024);
+	}
+	fflush(stdout);
+	nl_campaign_free(c);
+	nl_recipients_close(rcpts);
+	return e;
+}
+
 static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 			   const struct nl_post *post)
 {
@@ -301,6 +344,8 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 	enum nl_err e, e2;
 	if (a->to && !nl_addr_valid(a->to, strlen(a->to), &why))
 		return nl_errf(NL_EUSAGE, "--to %s: %s", a->to, why);
+	if ((e = preflight(a, cfg, post)))
+		return e;
 	nl_cmd_signals();
 	if ((e = nl_sendrun_open(&o, &run)))
 		return e;

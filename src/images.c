@@ -182,3 +182,131 @@ enum nl_err nl_image_check(const struct nl_image_place *pl, const char *url, int
 	nl_buf_free(&data);
 	return e;
 }
+
+/* ---- sizes from headers: enough to write width and height, no decoder ---- */
+
+static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned le16(const unsigned char *p) { return (unsigned)p[1] << 8 | p[0]; }
+static unsigned le24(const unsigned char *p) { return (unsigned)p[2] << 16 | le16(p); }
+static unsigned long be32(const unsigned char *p)
+{
+	return (unsigned long)be16(p) << 16 | be16(p + 2);
+}
+
+/* RIFF "WEBP" with a VP8 (lossy), VP8L (lossless) or VP8X (extended) first chunk. */
+static bool webp_size(const unsigned char *p, size_t n, unsigned *w, unsigned *h)
+{
+	if (starts(p, n, 12, "VP8 ", 4) && n >= 30 && !memcmp(p + 23, "\x9d\x01\x2a", 3)) {
+		*w = le16(p + 26) & 0x3fff;
+		*h = le16(p + 28) & 0x3fff;
+	} else if (starts(p, n, 12, "VP8L", 4) && n >= 25 && p[20] == 0x2f) {
+		unsigned long bits = (unsigned long)le16(p + 23) << 16 | le16(p + 21);
+		*w = (unsigned)(bits & 0x3fff) + 1;
+		*h = (unsigned)(bits >> 14 & 0x3fff) + 1;
+	} else if (starts(p, n, 12, "VP8X", 4) && n >= 30) {
+		*w = le24(p + 24) + 1;
+		*h = le24(p + 27) + 1;
+	}
+	return *w && *h;
+}
+
+/* The Exif orientation (1-8) in an APP1 segment's body p[0..n), or 0. */
+static unsigned exif_orientation(const unsigned char *p, size_t n)
+{
+	if (n < 14 || memcmp(p, "Exif\0\0", 6))
+		return 0;
+	p += 6, n -= 6; /* offsets below count from the TIFF header */
+	bool le = !memcmp(p, "II", 2);
+	if (!le && memcmp(p, "MM", 2))
+		return 0;
+#define U16(q) (le ? le16(q) : be16(q))
+#define U32(q) (le ? (unsigned long)le16((q) + 2) << 16 | le16(q) : be32(q))
+	unsigned long ifd = U32(p + 4);
+	if (ifd > n - 2)
+		return 0;
+	unsigned count = U16(p + ifd);
+	for (unsigned i = 0; i < count && ifd + 2 + 12 * (size_t)(i + 1) <= n; i++) {
+		const unsigned char *e = p + ifd + 2 + 12 * (size_t)i;
+		if (U16(e) == 0x0112) /* Orientation: a SHORT in the value field */
+			return U16(e + 8) <= 8 ? U16(e + 8) : 0;
+	}
+	return 0;
+#undef U16
+#undef U32
+}
+
+static bool is_sof(unsigned m)
+{
+	/* every start-of-frame except DHT (C4), JPG (C8) and DAC (CC) */
+	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+}
+
+/* Segment by segment up to the first frame header; Exif may come before it. */
+static bool jpeg_size(const unsigned char *p, size_t n, unsigned *w, unsigned *h)
+{
+	size_t i = 2;
+	unsigned orient = 0;
+
+	while (i + 4 <= n) {
+		if (p[i] != 0xFF)
+			return false;
+		unsigned m = p[i + 1];
+		if (m == 0xFF) { /* fill byte */
+			i++;
+			continue;
+		}
+		if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { /* no length */
+			i += 2;
+			continue;
+		}
+		if (m == 0xD9 || m == 0xDA) /* end of image, start of scan: too late */
+			return false;
+		size_t len = be16(p + i + 2);
+		if (len < 2 || i + 2 + len > n)
+			return false;
+		if (m == 0xE1 && !orient)
+			orient = exif_orientation(p + i + 4, len - 2);
+		if (is_sof(m) && len >= 7) {
+			*h = be16(p + i + 5);
+			*w = be16(p + i + 7);
+			if (orient >= 5) { /* turned a quarter: browsers show it so */
+				unsigned t = *w;
+				*w = *h;
+				*h = t;
+			}
+			return *w && *h;
+		}
+		i += 2 + len;
+	}
+	return false;
+}
+
+bool nl_image_size(const unsigned char *p, size_t n, unsigned *width, unsigned *height)
+{
+	const char *type = nl_image_sniff(p, n);
+	bool ok = false;
+
+	*width = *height = 0;
+	if (!type)
+		return false;
+	if (!strcmp(type, "image/png") && n >= 24 && !memcmp(p + 12, "IHDR", 4)) {
+		unsigned long w = be32(p + 16), h = be32(p + 20);
+		/* PNG allows 2^31-1; nothing that large is sent, and unsigned must hold it */
+		if (w && h && w <= 0x7fffffffUL && h <= 0x7fffffffUL) {
+			*width = (unsigned)w;
+			*height = (unsigned)h;
+			ok = true;
+		}
+	} else if (!strcmp(type, "image/gif") && n >= 10) {
+		*width = le16(p + 6);
+		*height = le16(p + 8);
+		ok = *width && *height;
+	} else if (!strcmp(type, "image/webp")) {
+		ok = webp_size(p, n, width, height);
+	} else if (!strcmp(type, "image/jpeg")) {
+		ok = jpeg_size(p, n, width, height);
+	}
+	if (!ok)
+		*width = *height = 0;
+	return ok;
+}

@@ -931,14 +931,53 @@ static enum nl_err parse(const char *md, size_t len, int opts, cmark_parser **pp
 	return NL_OK;
 }
 
+/* Images the HTML gives a width and height, as the image_size callback said. */
+struct sizes {
+	struct {
+		cmark_node *img;
+		unsigned w, h;
+	} *v;
+	size_t n, cap;
+};
+
+static bool sizes_add(struct sizes *sz, cmark_node *img, unsigned w, unsigned h)
+{
+	if (sz->n == sz->cap) {
+		size_t cap = sz->cap ? sz->cap * 2 : 8;
+		void *v = realloc(sz->v, cap * sizeof *sz->v);
+		if (!v)
+			return false;
+		sz->v = v;
+		sz->cap = cap;
+	}
+	sz->v[sz->n].img = img;
+	sz->v[sz->n].w = w;
+	sz->v[sz->n++].h = h;
+	return true;
+}
+
+/* The size of the image at n (its URL as written) into sz, if the callback knows it. */
+static enum nl_err image_size(const struct nl_render_opts *o, cmark_node *n, const char *url,
+			      struct sizes *sz)
+{
+	unsigned w = 0, h = 0;
+
+	if (o->image_size)
+		o->image_size(o->image_ctx, url, file_line(o, node_line(n)), &w, &h);
+	if (w && h && !sizes_add(sz, n, w, h))
+		return nl_errf(NL_ENOMEM, "out of memory");
+	return NL_OK;
+}
+
 /* Before either rendering, so HTML and text agree on every image. */
-static enum nl_err rewrite_images(cmark_node *doc, const struct nl_render_opts *o)
+static enum nl_err rewrite_images(cmark_node *doc, const struct nl_render_opts *o,
+				  struct sizes *sz)
 {
 	cmark_iter *it;
 	cmark_event_type ev;
 	enum nl_err err = NL_OK;
 
-	if (!o->image)
+	if (!o->image && !o->image_size)
 		return NL_OK;
 	if (!(it = cmark_iter_new(doc)))
 		return nl_errf(NL_ENOMEM, "out of memory walking Markdown");
@@ -947,21 +986,203 @@ static enum nl_err rewrite_images(cmark_node *doc, const struct nl_render_opts *
 		char *url = NULL;
 		if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_IMAGE)
 			continue;
-		err = o->image(o->image_ctx, cmark_node_get_url(n), file_line(o, node_line(n)), &url);
+		char *written = nl_strndup(cmark_node_get_url(n), strlen(cmark_node_get_url(n)));
+		if (!written)
+			err = nl_errf(NL_ENOMEM, "out of memory");
+		else if (o->image)
+			err = o->image(o->image_ctx, written, file_line(o, node_line(n)), &url);
 		if (!err && url && !cmark_node_set_url(n, url))
 			err = nl_errf(NL_ENOMEM, "out of memory setting an image URL");
+		if (!err)
+			err = image_size(o, n, written, sz);
+		free(written);
 		free(url);
 	}
 	cmark_iter_free(it);
 	return err;
 }
 
-static enum nl_err render_html(cmark_parser *p, cmark_node *doc, int opts,
-			       struct nl_buf *html)
-{
-	/* The extension list matters here too: tagfilter and table act on output. */
-	char *s = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(p));
+/* ---- HTML: the tree as mail wants it, for this one rendering ---- */
 
+/* A change to the tree undone after the HTML is out: the text part sees the
+ * post as written. stand_in NULL: a heading moved one level down. */
+struct swap {
+	cmark_node *node, *stand_in;
+};
+
+struct swaps {
+	struct swap *v;
+	size_t n, cap;
+};
+
+static bool swaps_add(struct swaps *s, cmark_node *node, cmark_node *stand_in)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct swap *v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return false;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct swap){node, stand_in};
+	return true;
+}
+
+/* As cmark's own href escaping: URL bytes kept, the rest %XX, & and ' as entities. */
+static void add_href(struct nl_buf *b, const char *u)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *u; u++) {
+		unsigned char c = (unsigned char)*u;
+		if (c == '&')
+			nl_buf_adds(b, "&amp;");
+		else if (c == '\'')
+			nl_buf_adds(b, "&#x27;");
+		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			 strchr("-_.+!*(),%#@?=;:/$~", c))
+			nl_buf_addc(b, (char)c);
+		else
+			nl_buf_addf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+}
+
+static void add_escaped(struct nl_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': nl_buf_adds(b, "&amp;"); break;
+		case '<': nl_buf_adds(b, "&lt;"); break;
+		case '>': nl_buf_adds(b, "&gt;"); break;
+		case '"': nl_buf_adds(b, "&quot;"); break;
+		default: nl_buf_addc(b, *s); break;
+		}
+	}
+}
+
+/* alt text as cmark writes it: the literal text inside, breaks as spaces. */
+static void add_alt(struct nl_buf *b, cmark_node *img)
+{
+	cmark_iter *it = cmark_iter_new(img);
+	cmark_event_type ev;
+
+	if (!it) {
+		b->failed = true;
+		return;
+	}
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		cmark_node_type ty = cmark_node_get_type(n);
+		if (ev != CMARK_EVENT_ENTER || n == img)
+			continue;
+		if (ty == CMARK_NODE_TEXT || ty == CMARK_NODE_CODE || ty == CMARK_NODE_HTML_INLINE)
+			add_escaped(b, cmark_node_get_literal(n));
+		else if (ty == CMARK_NODE_SOFTBREAK || ty == CMARK_NODE_LINEBREAK)
+			nl_buf_addc(b, ' ');
+	}
+	cmark_iter_free(it);
+}
+
+/* URLs cmark would blank (it keeps only image data: URLs): left to cmark. */
+static bool risky_url(const char *u)
+{
+	static const char *const bad[] = {"javascript:", "vbscript:", "file:", "data:"};
+	for (size_t i = 0; i < NL_ARRAY_LEN(bad); i++)
+		if (!strncasecmp(u, bad[i], strlen(bad[i])))
+			return true;
+	return false;
+}
+
+/*
+ * The <img> cmark would write, plus width and height: they keep the
+ * picture's place while images are blocked, and Outlook for Windows, which
+ * ignores max-width, draws it at that size. cmark cannot add attributes, so
+ * the image is swapped for a custom node holding this tag.
+ */
+static cmark_node *sized_image(cmark_node *img, unsigned w, unsigned h)
+{
+	struct nl_buf b = NL_BUF_INIT;
+	const char *title = cmark_node_get_title(img);
+	cmark_node *c;
+
+	nl_buf_adds(&b, "<img src=\"");
+	add_href(&b, cmark_node_get_url(img));
+	nl_buf_adds(&b, "\" alt=\"");
+	add_alt(&b, img);
+	nl_buf_addf(&b, "\" width=\"%u\" height=\"%u\"", w, h);
+	if (title && *title) {
+		nl_buf_adds(&b, " title=\"");
+		add_escaped(&b, title);
+		nl_buf_addc(&b, '"');
+	}
+	nl_buf_adds(&b, " />");
+	c = nl_buf_err(&b) ? NULL : cmark_node_new(CMARK_NODE_CUSTOM_INLINE);
+	if (c && !cmark_node_set_on_enter(c, b.data)) {
+		cmark_node_free(c);
+		c = NULL;
+	}
+	nl_buf_free(&b);
+	return c;
+}
+
+/* Headings one level down (the title is the <h1>); sized images swapped in. */
+static bool email_tree(cmark_node *doc, const struct sizes *sz, struct swaps *s)
+{
+	cmark_iter *it = cmark_iter_new(doc);
+	cmark_event_type ev;
+	size_t k = 0;
+	bool ok = it != NULL;
+
+	while (ok && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		int level;
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		if (cmark_node_get_type(n) == CMARK_NODE_HEADING &&
+		    (level = cmark_node_get_heading_level(n)) < 6)
+			ok = cmark_node_set_heading_level(n, level + 1) && swaps_add(s, n, NULL);
+	}
+	cmark_iter_free(it);
+	/* after the walk: unlinking under a live iterator would derail it */
+	for (; ok && k < sz->n; k++) {
+		cmark_node *img = sz->v[k].img, *c;
+		if (risky_url(cmark_node_get_url(img)))
+			continue;
+		ok = (c = sized_image(img, sz->v[k].w, sz->v[k].h)) && cmark_node_insert_before(img, c);
+		if (ok) {
+			cmark_node_unlink(img);
+			ok = swaps_add(s, img, c);
+		} else {
+			cmark_node_free(c);
+		}
+	}
+	return ok;
+}
+
+static void undo_email_tree(struct swaps *s)
+{
+	for (size_t i = s->n; i-- > 0;) {
+		struct swap *w = &s->v[i];
+		if (!w->stand_in) {
+			cmark_node_set_heading_level(w->node, cmark_node_get_heading_level(w->node) - 1);
+		} else {
+			cmark_node_insert_before(w->stand_in, w->node);
+			cmark_node_free(w->stand_in);
+		}
+	}
+	free(s->v);
+}
+
+static enum nl_err render_html(cmark_parser *p, cmark_node *doc, int opts,
+			       const struct sizes *sz, struct nl_buf *html)
+{
+	struct swaps sw = {0};
+	char *s = NULL;
+
+	/* The extension list matters here too: tagfilter and table act on output. */
+	if (email_tree(doc, sz, &sw))
+		s = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(p));
+	undo_email_tree(&sw);
 	if (!s)
 		return nl_errf(NL_ENOMEM, "out of memory rendering HTML");
 	nl_buf_adds(html, s);
@@ -1004,6 +1225,7 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 	size_t html_len = html->len, text_len = text ? text->len : 0;
 	cmark_parser *p = NULL;
 	cmark_node *doc = NULL;
+	struct sizes sz = {0};
 	enum nl_err err;
 
 	if (!o)
@@ -1016,9 +1238,9 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 	if (!err)
 		err = check_tree(doc, o);
 	if (!err)
-		err = rewrite_images(doc, o);
+		err = rewrite_images(doc, o, &sz);
 	if (!err)
-		err = render_html(p, doc, opts, html);
+		err = render_html(p, doc, opts, &sz, html);
 	if (!err && text)
 		err = render_text(doc, o, text);
 	if (!err) {
@@ -1034,6 +1256,7 @@ enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o
 		if (text)
 			nl_buf_truncate(text, text_len);
 	}
+	free(sz.v);
 	if (doc)
 		cmark_node_free(doc);
 	if (p)

@@ -72,7 +72,7 @@ static const struct text_case text_cases[] = {
 static char *render(const char *md, int wrap, bool unsafe_html, char **html, enum nl_err *err)
 {
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
-	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0};
+	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0, NULL};
 
 	*err = nl_render(md, strlen(md), &o, &h, &t);
 	if (html)
@@ -201,7 +201,7 @@ static void test_image_rewrite(void)
 	const char *md = "![cat](cat.png) ![kept](keep.png)\n\n![dog](img/dog.png \"Dog\")\n";
 	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
 	/* the body starts on line 10 of its file: lines passed on are file lines */
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10, NULL};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
@@ -218,11 +218,50 @@ static void test_image_rewrite(void)
 	nl_buf_free(&t);
 }
 
+/* Sizes by URL as written: "big" 600x75, anything else unknown. */
+static void size_cb(void *ctx, const char *url, int line, unsigned *w, unsigned *h)
+{
+	int *calls = ctx;
+	(*calls)++;
+	T_CHECK(line == 3 || line == 5);
+	if (strstr(url, "big")) {
+		*w = 600;
+		*h = 75;
+	}
+}
+
+/* width and height on sized images only, escaped as cmark would; the text
+ * part and unsized images as before; headings one level down in HTML only. */
+static void test_image_size(void)
+{
+	const char *md = "# Top\n\n![a *b* \"q\" <x>](big.png?a=1&b='2' \"T&\") "
+			 "![](other.png)\n\n![s](javascript:big) ###### six\n\n###### Six\n";
+	int calls = 0;
+	struct nl_render_opts o = {false, 0, NULL, &calls, "post.md", 0, size_cb};
+	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
+
+	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
+	T_CHECK(calls == 3);
+	const char *want = "<img src=\"big.png?a=1&amp;b=&#x27;2&#x27;\" alt=\"a b “q” "
+			   "&lt;x&gt;\" width=\"600\" height=\"75\" title=\"T&amp;\" />";
+	if (!strstr(h.data, want))
+		T_STREQ(h.data, want);
+	T_CHECK(strstr(h.data, "<img src=\"other.png\" alt=\"\" />") != NULL);
+	/* cmark blanks a javascript: URL; the sized tag must not bring it back */
+	T_CHECK(strstr(h.data, "javascript") == NULL);
+	T_CHECK(strstr(h.data, "<h2>Top</h2>") && strstr(h.data, "<h6>Six</h6>"));
+	T_CHECK(!strstr(h.data, "<h1"));
+	T_CHECK(strncmp(t.data, "Top\n===\n", 8) == 0);
+	T_CHECK(strstr(t.data, "###### Six") != NULL);
+	nl_buf_free(&h);
+	nl_buf_free(&t);
+}
+
 static void test_image_error(void)
 {
 	const char *md = "# T\n\n![a](a.png) ![m](missing.png) ![b](b.png)\n";
 	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0, NULL};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	nl_buf_adds(&h, "before-h");
@@ -463,6 +502,7 @@ int main(void)
 	test_text_cases();
 	test_html_cases();
 	test_image_rewrite();
+	test_image_size();
 	test_image_error();
 	test_appends_and_defaults();
 	test_long_paragraph();
