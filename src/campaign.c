@@ -284,31 +284,6 @@ static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
 	nl_buf_add(out, run, (size_t)(end - run));
 }
 
-/* Greedy word wrap at width code points, for front matter shown in the text part. */
-static void wrap_text(struct nl_buf *out, const char *s, size_t width)
-{
-	size_t col = 0;
-	while (*s) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		size_t n = 0;
-		for (; *s && *s != ' '; s++)
-			n += ((unsigned char)*s & 0xC0) != 0x80;
-		if (!n)
-			break;
-		if (col && col + 1 + n > width) {
-			nl_buf_addc(out, '\n');
-			col = 0;
-		} else if (col) {
-			nl_buf_addc(out, ' ');
-			col++;
-		}
-		nl_buf_add(out, w, (size_t)(s - w));
-		col += n;
-	}
-}
-
 /* dir/file into path if it exists and fits. */
 static bool try_template(const char *dir, const char *file, char *path, size_t cap)
 {
@@ -360,7 +335,7 @@ static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char 
 		installed_template(file, path, sizeof path);
 	if (!html) {
 		struct nl_buf d = NL_BUF_INIT;
-		wrap_text(&d, c->o.post->description, 72);
+		nl_text_wrap(c->o.post->description, strlen(c->o.post->description), 72, &d);
 		e = nl_buf_err(&d) ? NL_ENOMEM : put_str(ctx, "description", d.data);
 		nl_buf_free(&d);
 		if (e)
