@@ -60,8 +60,8 @@ void nl_hdr_text(struct nl_buf *out, const char *name, const char *value);
  * spaces and white space collapses as in nl_hdr_text; bytes >= 0x80 become
  * '?' (percent-encode URLs first). Folds at spaces (so after ", ") to keep
  * lines within 78 octets where possible, and, unlike nl_hdr_text, also
- * right after "Name:" when the first token fits a line of its own but not
- * the first line (a long List-Unsubscribe URL); nothing is ever encoded. A single space-free run longer than 997 octets is never
+ * right after "Name:" when the first token does not fit the first line (a
+ * long List-Unsubscribe URL); nothing is ever encoded. A single space-free run longer than 997 octets is never
  * cut, so that line exceeds 998: keeping values (URLs) within that is the
  * caller's job.
  */

@@ -14,10 +14,12 @@
 #include "datetime.h"
 #include "dkim.h"
 #include "images.h"
+#include "lang.h"
 #include "log.h"
 #include "mime.h"
 #include "render.h"
 #include "template.h"
+#include "utf8.h"
 
 /* Fields that change per reader; subscriber columns follow as F_COL + i. */
 enum { F_EMAIL, F_NAME, F_UNSUB, F_COL };
@@ -250,9 +252,19 @@ static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 	}
 	if (*cfg->base_url)
 		snprintf(web, sizeof web, "%s/%s/", cfg->base_url, p->slug);
-	if (p->date != (time_t)-1)
-		nl_time_long_date(p->date, when, sizeof when);
 	if (!nl_ynode_get(pub, "language") && (e = put_str(pub, "language", "en"))) {
+		nl_ynode_free(ctx);
+		nl_ynode_free(pub);
+		return e;
+	}
+	/* The post's language and direction, else the publication's: {{lang}}, {{dir}}. */
+	const struct nl_ynode *pl = nl_ynode_get(pub, "language");
+	const char *lang = p->lang && *p->lang ? p->lang
+			 : pl && pl->kind == NL_Y_SCALAR && *pl->text ? pl->text : "en";
+	const char *dir = p->direction && *p->direction ? p->direction : nl_lang_dir(lang);
+	if (p->date != (time_t)-1)
+		nl_lang_long_date(p->date, lang, when, sizeof when);
+	if ((e = put_str(ctx, "lang", lang)) || (e = put_str(ctx, "dir", dir))) {
 		nl_ynode_free(ctx);
 		nl_ynode_free(pub);
 		return e;
@@ -319,6 +331,37 @@ static void add_inline_styles(const struct nl_buf *in, struct nl_buf *out)
 	nl_buf_add(out, run, (size_t)(end - run));
 }
 
+/*
+ * For the text template: title and description wrapped as the body is
+ * (72 display columns), and {{title_underline}}, a row of '=' as wide as
+ * the title's longest line looks in a monospaced font.
+ */
+static enum nl_err text_fields(struct nl_campaign *c, struct nl_ynode *ctx)
+{
+	const struct nl_post *p = c->o.post;
+	struct nl_buf d = NL_BUF_INIT, t = NL_BUF_INIT, u = NL_BUF_INIT;
+	size_t w = 0;
+	enum nl_err e;
+	nl_text_wrap(p->description, strlen(p->description), 72, &d);
+	nl_text_wrap(p->title, strlen(p->title), 72, &t);
+	for (const char *l = t.data, *nl; l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		size_t lw = nl_utf8_width(l, nl ? (size_t)(nl - l) : strlen(l));
+		w = lw > w ? lw : w;
+	}
+	for (size_t i = 0; i < w; i++)
+		nl_buf_addc(&u, '=');
+	if ((e = nl_buf_err(&d)) || (e = nl_buf_err(&t)) || (e = nl_buf_err(&u)) ||
+	    (e = put_str(ctx, "description", d.data)) || (e = put_str(ctx, "title", t.data)))
+		goto out;
+	e = put_str(ctx, "title_underline", u.data);
+out:
+	nl_buf_free(&d);
+	nl_buf_free(&t);
+	nl_buf_free(&u);
+	return e;
+}
+
 /* dir/file into path if it exists and fits. */
 static bool try_template(const char *dir, const char *file, char *path, size_t cap)
 {
@@ -368,14 +411,8 @@ static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char 
 	snprintf(path, sizeof path, "%s/%s", c->o.cfg->templates, file);
 	if (stat(path, &st))
 		installed_template(file, path, sizeof path);
-	if (!html) {
-		struct nl_buf d = NL_BUF_INIT;
-		nl_text_wrap(c->o.post->description, strlen(c->o.post->description), 72, &d);
-		e = nl_buf_err(&d) ? NL_ENOMEM : put_str(ctx, "description", d.data);
-		nl_buf_free(&d);
-		if (e)
-			return e;
-	}
+	if (!html && (e = text_fields(c, ctx)))
+		return e;
 	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
 		return e;
 	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);

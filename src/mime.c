@@ -320,14 +320,15 @@ static void hdr_end(struct nl_buf *out, struct hdr_w *w)
 
 /*
  * Before a token of len octets: a space, or a fold if the line would pass
- * 78. Right after "Name:" only in fields that allow it (fold_first) and
- * only when that brings the token within 78: RFC 5322 allows the fold, but
- * some parsers (Python's email) then keep a leading space in the value,
- * which matters in a Subject and not in a list of <URL>s or an address.
+ * 78. Right after "Name:" only in fields that allow it (fold_first): RFC
+ * 5322 allows the fold, but some parsers (Python's email) then keep a
+ * leading space in the value, which matters in a Subject and not in a list
+ * of <URL>s or an address. A token too long for any line then has a line
+ * to itself, the shortest it can have.
  */
 static void hdr_sep(struct hdr_w *w, size_t len)
 {
-	bool may = w->ntok || (w->fold_first && 1 + len <= NL_MIME_HDR_FOLD);
+	bool may = w->ntok || w->fold_first;
 
 	if (may && w->col + 1 + len > NL_MIME_HDR_FOLD) {
 		*w->o++ = '\r';
