@@ -117,32 +117,52 @@ def all_header_lines(raw):
     return out
 
 
+def check_folded(raw):
+    """Header lines (message and parts) within 78 octets, except a single token
+    (a long URL) that no fold point can split, which then has a line to itself."""
+    long_lines = [l for l in all_header_lines(raw)
+                  if len(l) > 78 and (b" " in l.strip() or not l.startswith(b" "))]
+    assert not long_lines, long_lines
+
+
+LONG_CFG = {
+    "publication": {"name": "The Quite Long Publication Name Of A Newsletter"},
+    "base_url": "https://newsletter.a-rather-long-domain-name.example.test/archive/issues",
+    "unsubscribe_url": "https://newsletter.a-rather-long-domain-name.example.test/unsubscribe/",
+    "from": "Newsletter With A Long Display Name <news@a-rather-long-domain-name.example.test>",
+    "images": "embed",
+}
+
+
 def test_every_header_line_is_folded_to_78():
-    cfg = {
-        "publication": {"name": "The Quite Long Publication Name Of A Newsletter"},
-        "base_url": "https://newsletter.a-rather-long-domain-name.example.test/archive/issues",
-        "unsubscribe_url": "https://newsletter.a-rather-long-domain-name.example.test/unsubscribe/",
-        "from": "Newsletter With A Long Display Name <news@a-rather-long-domain-name.example.test>",
-        "images": "embed",
-    }
-    subs = f'email,name\nada.lovelace.the.countess@example.test,"{LONG_NAME}"\n'
-    with Workdir(cfg, subs) as w:
-        w.write("a-long-image-file-name-that-goes-on-for-a-while-and-more.png", PNG, "wb")
-        w.write("p.md", post(LONG_TITLE, "Hi.\n\n![x](a-long-image-file-name-that-goes-on-"
-                                         "for-a-while-and-more.png)\n",
-                             slug="a-long-slug-for-this-issue-that-goes-on"))
-        raw, msg = one_message(w)
-        # over 78 only where no fold point exists: one token alone on its line
-        long_lines = [l for l in all_header_lines(raw)
-                      if len(l) > 78 and (b" " in l.strip() or not l.startswith(b" "))]
-        assert not long_lines, long_lines
-        # List-Unsubscribe: folded right after the colon and between its entries
-        lu = [l for l in header_lines(raw) if l.startswith(b"List-Unsubscribe:")][0]
-        assert lu == b"List-Unsubscribe:", lu
-        assert msg["Subject"] == LONG_TITLE
-        assert msg["To"].addresses[0].display_name == LONG_NAME
-        entries = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
-        assert entries[0].startswith(cfg["unsubscribe_url"]) and entries[1].startswith("mailto:")
+    subs = (f'email,name\nada.lovelace.the.countess@example.test,"{LONG_NAME}"\n'
+            'grete@example.test,"Margarete Müller-Lüdenscheidt, Großherzogliche Hofbibliothekarin a. D."\n'
+            'taro@example.test,山田太郎（株式会社ロングネーム・インターナショナル代表取締役社長）\n')
+    img = "a-long-image-file-name-that-goes-on-for-a-while-and-more.png"
+    cases = [(LONG_TITLE, img),
+             ("日本語の題名がとても長いニュースレターの第一号です。ヘッダーは七十八オクテットで折り返します",
+              "とても長い日本語のファイル名の画像ファイルです.png")]
+    for title, name in cases:
+        with Workdir(LONG_CFG, subs) as w:
+            w.write(name, PNG, "wb")
+            w.write("p.md", post(title, f"Hi.\n\n![x](<{name}>)\n",
+                                 slug="a-long-slug-for-this-issue-that-goes-on"))
+            files = dry_run(w)
+            assert len(files) == 3
+            for f in files:
+                raw = read_eml(f)
+                msg = parse(raw)
+                check_folded(raw)
+                # List-Unsubscribe: folded right after the colon and between its entries
+                lu = [l for l in header_lines(raw) if l.startswith(b"List-Unsubscribe:")][0]
+                assert lu == b"List-Unsubscribe:", lu
+                assert msg["Subject"] == title
+                entries = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
+                assert entries[0].startswith(LONG_CFG["unsubscribe_url"])
+                assert entries[1].startswith("mailto:")
+                assert [i.get_filename() for i in embedded_images(msg)] == [name]
+            ada = parse(read_eml([f for f in files if "ada.lovelace" in f][0]))
+            assert ada["To"].addresses[0].display_name == LONG_NAME
 
 
 # ---- images: embed ----
