@@ -390,13 +390,18 @@ static bool url_at(const char *s, size_t n)
 }
 
 /* A URL runs to a space or a wide character (which a URL holds only
- * percent-encoded, and which is where CJK text goes on). */
+ * percent-encoded, and which is where CJK text goes on); closing marks
+ * right after it stay with it, so no line starts with "。". */
 static size_t url_end(const char *s, size_t i, size_t n)
 {
+	bool wide = false;
+
 	while (i < n && !is_ws(s[i])) {
 		uint32_t c;
 		size_t k = nl_utf8_decode(s + i, n - i, &c);
-		if (nl_cp_width(c) == 2)
+		if (!wide && nl_cp_width(c) == 2)
+			wide = true;
+		if (wide && !listed(c, no_start, NL_ARRAY_LEN(no_start)))
 			break;
 		i += k;
 	}
