@@ -368,11 +368,20 @@ static const uint32_t no_end[] = {
 	0x3016, 0x3018, 0xFF08, 0xFF3B, 0xFF5B, 0xFF62,
 };
 
+/* Binary search: the sets are sorted, and asked once per CJK character. */
 static bool listed(uint32_t c, const uint32_t *set, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (set[i] == c)
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (set[mid] == c)
 			return true;
+		if (set[mid] < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
@@ -381,6 +390,8 @@ static bool url_at(const char *s, size_t n)
 {
 	static const char *const starts[] = {"http://", "https://", "ftp://", "mailto:", "www."};
 
+	if (!n || !strchr("hHfFmMwW", *s))
+		return false;
 	for (size_t i = 0; i < NL_ARRAY_LEN(starts); i++) {
 		size_t k = strlen(starts[i]);
 		if (n > k && strncasecmp(s, starts[i], k) == 0)
@@ -408,23 +419,30 @@ static size_t url_end(const char *s, size_t i, size_t n)
 	return i;
 }
 
-/* The end of the unbreakable piece that starts at s[i] (not a space). */
-static size_t piece_end(const char *s, size_t i, size_t n)
+/* The end of the unbreakable piece that starts at s[i] (not a space);
+ * *cols gets its display width. */
+static size_t piece_end(const char *s, size_t i, size_t n, size_t *cols)
 {
 	uint32_t prev, c;
 	int prev_w;
+	size_t start = i;
 
-	if (url_at(s + i, n - i))
-		return url_end(s, i, n);
+	if (url_at(s + i, n - i)) {
+		i = url_end(s, i, n);
+		*cols = width_of(s + start, i - start);
+		return i;
+	}
 	i += nl_utf8_decode(s + i, n - i, &prev);
-	prev_w = nl_cp_width(prev);
+	*cols = (size_t)(prev_w = nl_cp_width(prev));
 	while (i < n && !is_ws(s[i])) {
 		size_t k = nl_utf8_decode(s + i, n - i, &c);
 		int w = nl_cp_width(c);
 		if (w == 0) { /* marks stay with their base; the base decides */
 			i += k;
-			if (c == 0x200D && i < n && !is_ws(s[i])) /* a joiner holds on to the next */
+			if (c == 0x200D && i < n && !is_ws(s[i])) { /* a joiner holds on to the next */
 				i += nl_utf8_decode(s + i, n - i, &c);
+				*cols += (size_t)nl_cp_width(c);
+			}
 			continue;
 		}
 		if ((prev_w == 2 || w == 2) && !listed(c, no_start, NL_ARRAY_LEN(no_start)) &&
@@ -434,6 +452,7 @@ static size_t piece_end(const char *s, size_t i, size_t n)
 			return i;
 		prev = c;
 		prev_w = w;
+		*cols += (size_t)w;
 		i += k;
 	}
 	return i;
@@ -457,8 +476,8 @@ static void wrap_line(const char *s, size_t n, size_t width, struct nl_buf *out)
 		}
 		if (i == n)
 			break;
-		size_t j = piece_end(s, i, n);
-		size_t w = width_of(s + i, j - i);
+		size_t w;
+		size_t j = piece_end(s, i, n, &w);
 		bool gap = col && space;
 		if (col && col + gap + w > width) {
 			nl_buf_addc(out, '\n');

@@ -151,6 +151,11 @@ int nl_cp_width(uint32_t c)
 {
 	if (c < 0x300)
 		return c < 0x20 || (c >= 0x7F && c < 0xA0) ? 0 : 1;
+	/* Kana and the unified ideographs, most of any CJK text, without a search. */
+	if ((c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF))
+		return 2;
+	if (c >= 0x3041 && c <= 0x30FF && c != 0x3099 && c != 0x309A)
+		return 2;
 	if (in_ranges(c, zero_width, sizeof zero_width / sizeof *zero_width))
 		return 0;
 	return in_ranges(c, wide, sizeof wide / sizeof *wide) ? 2 : 1;

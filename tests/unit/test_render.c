@@ -502,6 +502,8 @@ static void test_display_width(void)
 		{"a\xe2\x80\x8d" "b", 2} /* joiner */, {"\xe2\x98\x90", 1} /* ballot box */,
 		{"\xd8\xb3\xd9\x8e", 1} /* Arabic letter with a fatha */, {"\xff", 1} /* bad byte */,
 		{"\xe4\xb8", 2} /* cut sequence: two U+FFFD */, {"\xf0\xa0\x80\x80", 2} /* ext. B */,
+		{"\xe4\xb7\x80", 1} /* U+4DC0 hexagram: neutral, between two wide blocks */,
+		{"\xe3\x82\x99", 0} /* combining voiced sound mark */, {"\xe3\x82\xab", 2},
 	};
 
 	for (size_t i = 0; i < NL_ARRAY_LEN(cases); i++) {
