@@ -59,8 +59,9 @@ void nl_hdr_text(struct nl_buf *out, const char *name, const char *value);
  * (Message-ID, List-Unsubscribe, Date, Content-Type). Controls become
  * spaces and white space collapses as in nl_hdr_text; bytes >= 0x80 become
  * '?' (percent-encode URLs first). Folds at spaces (so after ", ") to keep
- * lines within 78 octets where possible, as nl_hdr_text does; nothing is
- * ever encoded. A single space-free run longer than 997 octets is never
+ * lines within 78 octets where possible, and, unlike nl_hdr_text, also
+ * right after "Name:" when the first token does not fit the first line (a
+ * long List-Unsubscribe URL); nothing is ever encoded. A single space-free run longer than 997 octets is never
  * cut, so that line exceeds 998: keeping values (URLs) within that is the
  * caller's job.
  */
@@ -73,10 +74,20 @@ void nl_hdr_raw(struct nl_buf *out, const char *name, const char *value);
  * name too long for one encoded word takes several; RFC 2047 readers join
  * them, but Python's email policy.default parser puts a space between.)
  * addr is written unchanged except that control characters become spaces,
- * so even an unvalidated address cannot add a header line.
+ * so even an unvalidated address cannot add a header line. Like
+ * nl_hdr_raw, it may fold right after "Name:" to keep lines within 78.
  */
 void nl_hdr_addr(struct nl_buf *out, const char *name, const char *display,
 		 const char *addr);
+
+/*
+ * Appends a Content-Type or Content-Disposition parameter, "; name=value",
+ * to a value for nl_hdr_raw: a quoted-string for short printable ASCII,
+ * else RFC 2231's UTF-8 percent-encoded form (name*=UTF-8''...), split into
+ * numbered sections (name*0*=, name*1*=, ...) of at most 60 characters
+ * when it is long, so that folding at the "; " keeps lines within 78.
+ */
+void nl_mime_param(struct nl_buf *out, const char *name, const char *value);
 
 /*
  * A multipart boundary, "=_nl_" and 32 hex digits, derived from the seed

@@ -22,6 +22,8 @@ struct nl_post {
 	time_t send_at;		/* (time_t)-1 if absent; like date, UTC unless read in a zone (schedule.h) */
 	bool send_at_has_offset;
 	bool draft;
+	char *lang;		/* front matter `lang`, a BCP 47 tag; "" if absent (the config's applies) */
+	char *direction;	/* front matter `dir`: "rtl", "ltr" or "auto"; "" if absent (from lang) */
 	struct nl_ynode *meta;	/* the whole front matter (a map) */
 	char *body;		/* Markdown, LF line endings */
 	size_t body_len;

@@ -57,4 +57,9 @@ struct nl_render_opts {
 enum nl_err nl_render(const char *md, size_t len, const struct nl_render_opts *o,
 		      struct nl_buf *html, struct nl_buf *text);
 
+/* Wrap plain text s[0..n) as the text part is wrapped (display width, CJK
+ * broken between characters, URLs never), appending it to out without a
+ * final "\n"; "\n" in s is a hard break. A width of 0 or less means 72. */
+void nl_text_wrap(const char *s, size_t n, int width, struct nl_buf *out);
+
 #endif

@@ -15,10 +15,12 @@
 #include "dkim.h"
 #include "htmlfix.h"
 #include "images.h"
+#include "lang.h"
 #include "log.h"
 #include "mime.h"
 #include "render.h"
 #include "template.h"
+#include "utf8.h"
 
 /* Fields that change per reader; subscriber columns follow as F_COL + i. */
 enum { F_EMAIL, F_NAME, F_UNSUB, F_COL };
@@ -181,6 +183,45 @@ static enum nl_err image_cb(void *ctx, const char *url, int line, char **out)
 	return *out ? NL_OK : nl_errf(NL_ENOMEM, "out of memory");
 }
 
+/* The file name a reader sees when saving the image: the last segment of
+ * the URL the writer used (query and fragment cut off). */
+static void image_name(const struct image *im, struct nl_buf *out)
+{
+	const char *u = im->url, *end = u + strcspn(u, "?#"), *base = u;
+	for (const char *p = u; p < end; p++)
+		if (*p == '/')
+			base = p + 1;
+	if (base == end) { /* "dir/": fall back on the file's own name */
+		base = strrchr(im->path, '/') ? strrchr(im->path, '/') + 1 : im->path;
+		end = base + strlen(base);
+	}
+	nl_buf_add(out, base, (size_t)(end - base));
+}
+
+/* Named both ways (Content-Type name for old readers, Content-Disposition
+ * filename per RFC 2183), RFC 2231-encoded when not plain ASCII; folded. */
+static void image_part_headers(struct nl_campaign *c, const struct image *im, const char *type)
+{
+	struct nl_buf name = NL_BUF_INIT, v = NL_BUF_INIT;
+	image_name(im, &name);
+	nl_buf_adds(&v, type);
+	nl_mime_param(&v, "name", name.data);
+	nl_hdr_raw(&c->tail, "Content-Type", v.data);
+	nl_buf_adds(&c->tail, "Content-Transfer-Encoding: base64\r\n");
+	nl_buf_reset(&v);
+	nl_buf_addf(&v, "<%s>", im->cid);
+	nl_hdr_raw(&c->tail, "Content-ID", v.data);
+	nl_buf_reset(&v);
+	nl_buf_adds(&v, "inline");
+	nl_mime_param(&v, "filename", name.data);
+	nl_hdr_raw(&c->tail, "Content-Disposition", v.data);
+	nl_buf_adds(&c->tail, "\r\n");
+	if (name.failed || v.failed)
+		c->tail.failed = true;
+	nl_buf_free(&name);
+	nl_buf_free(&v);
+}
+
 static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 {
 	size_t total = 0;
@@ -202,11 +243,7 @@ static enum nl_err attach_images(struct nl_campaign *c, const char *outer)
 			return e;
 		}
 		nl_buf_addf(&c->tail, "--%s\r\n", outer);
-		nl_buf_addf(&c->tail, "Content-Type: %s\r\n", type);
-		nl_buf_adds(&c->tail, "Content-Transfer-Encoding: base64\r\n");
-		nl_buf_addf(&c->tail, "Content-ID: <%s>\r\n", im->cid);
-		nl_hdr_raw(&c->tail, "Content-Disposition", "inline");
-		nl_buf_adds(&c->tail, "\r\n");
+		image_part_headers(c, im, type);
 		nl_base64_encode(&c->tail, data.data, data.len);
 		nl_buf_free(&data);
 	}
@@ -307,9 +344,19 @@ enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_pos
 	}
 	if (*cfg->base_url)
 		snprintf(web, sizeof web, "%s/%s/", cfg->base_url, p->slug);
-	if (p->date != (time_t)-1)
-		nl_time_long_date(p->date, when, sizeof when);
 	if (!nl_ynode_get(pub, "language") && (e = put_str(pub, "language", "en"))) {
+		nl_ynode_free(ctx);
+		nl_ynode_free(pub);
+		return e;
+	}
+	/* The post's language and direction, else the publication's: {{lang}}, {{dir}}. */
+	const struct nl_ynode *pl = nl_ynode_get(pub, "language");
+	const char *lang = p->lang && *p->lang ? p->lang
+			 : pl && pl->kind == NL_Y_SCALAR && *pl->text ? pl->text : "en";
+	const char *dir = p->direction && *p->direction ? p->direction : nl_lang_dir(lang);
+	if (p->date != (time_t)-1)
+		nl_lang_long_date(p->date, lang, when, sizeof when);
+	if ((e = put_str(ctx, "lang", lang)) || (e = put_str(ctx, "dir", dir))) {
 		nl_ynode_free(ctx);
 		nl_ynode_free(pub);
 		return e;
@@ -329,29 +376,35 @@ enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_pos
 
 /* ---- parts ---- */
 
-/* Greedy word wrap at width code points, for front matter shown in the text part. */
-static void wrap_text(struct nl_buf *out, const char *s, size_t width)
+/*
+ * For the text template: title and description wrapped as the body is
+ * (72 display columns), and {{title_underline}}, a row of '=' as wide as
+ * the title's longest line looks in a monospaced font.
+ */
+static enum nl_err text_fields(struct nl_campaign *c, struct nl_ynode *ctx)
 {
-	size_t col = 0;
-	while (*s) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		size_t n = 0;
-		for (; *s && *s != ' '; s++)
-			n += ((unsigned char)*s & 0xC0) != 0x80;
-		if (!n)
-			break;
-		if (col && col + 1 + n > width) {
-			nl_buf_addc(out, '\n');
-			col = 0;
-		} else if (col) {
-			nl_buf_addc(out, ' ');
-			col++;
-		}
-		nl_buf_add(out, w, (size_t)(s - w));
-		col += n;
+	const struct nl_post *p = c->o.post;
+	struct nl_buf d = NL_BUF_INIT, t = NL_BUF_INIT, u = NL_BUF_INIT;
+	size_t w = 0;
+	enum nl_err e;
+	nl_text_wrap(p->description, strlen(p->description), 72, &d);
+	nl_text_wrap(p->title, strlen(p->title), 72, &t);
+	for (const char *l = t.data, *nl; l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		size_t lw = nl_utf8_width(l, nl ? (size_t)(nl - l) : strlen(l));
+		w = lw > w ? lw : w;
 	}
+	for (size_t i = 0; i < w; i++)
+		nl_buf_addc(&u, '=');
+	if ((e = nl_buf_err(&d)) || (e = nl_buf_err(&t)) || (e = nl_buf_err(&u)) ||
+	    (e = put_str(ctx, "description", d.data)) || (e = put_str(ctx, "title", t.data)))
+		goto out;
+	e = put_str(ctx, "title_underline", u.data);
+out:
+	nl_buf_free(&d);
+	nl_buf_free(&t);
+	nl_buf_free(&u);
+	return e;
 }
 
 /* dir/file into path if it exists and fits. */
@@ -409,14 +462,8 @@ static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char 
 	enum nl_err e;
 	char path[PATH_MAX];
 	nl_campaign_template_path(c->o.cfg, file, path, sizeof path);
-	if (!html) {
-		struct nl_buf d = NL_BUF_INIT;
-		wrap_text(&d, c->o.post->description, 72);
-		e = nl_buf_err(&d) ? NL_ENOMEM : put_str(ctx, "description", d.data);
-		nl_buf_free(&d);
-		if (e)
-			return e;
-	}
+	if (!html && (e = text_fields(c, ctx)))
+		return e;
 	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
 		return e;
 	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);
@@ -472,8 +519,7 @@ static enum nl_err build_parts(struct nl_campaign *c)
 
 /* ---- headers and the skeleton ---- */
 
-static enum nl_err static_headers(struct nl_campaign *c, const char *outer, const char *alt,
-				  bool related)
+static enum nl_err static_headers(struct nl_campaign *c, const char *alt)
 {
 	const struct nl_config *cfg = c->o.cfg;
 	struct nl_message *h = c->head;
@@ -496,32 +542,42 @@ static enum nl_err static_headers(struct nl_campaign *c, const char *outer, cons
 	if (*cfg->unsubscribe_url &&
 	    (e = nl_message_hdr_raw(h, NL_HDR_APPEND, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")))
 		goto out;
-	/* The top Content-Type: before the reader's fields with images, after them without. */
+	/* multipart/alternative on top, embedded images or not: see skeleton(). */
 	nl_buf_reset(&v);
-	if (related)
-		nl_buf_addf(&v, "multipart/related; type=\"multipart/alternative\"; boundary=\"%s\"", outer);
-	else
-		nl_buf_addf(&v, "multipart/alternative; boundary=\"%s\"", alt);
+	nl_buf_addf(&v, "multipart/alternative; boundary=\"%s\"", alt);
 	if (!(e = nl_buf_err(&v)))
-		e = nl_message_hdr_raw(related ? h : c->mime, NL_HDR_APPEND, "Content-Type", v.data);
+		e = nl_message_hdr_raw(c->mime, NL_HDR_APPEND, "Content-Type", v.data);
 out:
 	nl_buf_free(&v);
 	return e;
 }
 
-/* The body around the two parts; it starts after the header's blank line. */
+/*
+ * The body around the two parts; it starts after the header's blank line.
+ * With embedded images the HTML and its images are a multipart/related
+ * inside the multipart/alternative, after the text part (RFC 2387):
+ * text readers then show the text alone, with no image "attachments"
+ * after it, and HTML readers resolve every cid: inside the related part.
+ * The images themselves (tail) follow the HTML; attach_images() closes the
+ * related part, finish_skeleton() the alternative.
+ */
 static void skeleton(struct nl_campaign *c, const char *outer, const char *alt, bool related)
 {
 	const char *qp = "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
 	nl_buf_adds(&c->pre_text, "This is a multi-part message in MIME format.\r\n");
-	if (related)
-		nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: multipart/alternative;\r\n"
-					  " boundary=\"%s\"\r\n\r\n", outer, alt);
 	nl_buf_addf(&c->pre_text, "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n%s", alt, qp);
-	nl_buf_addf(&c->mid, "\r\n--%s\r\nContent-Type: text/html; charset=utf-8\r\n%s", alt, qp);
-	nl_buf_addf(&c->tail, "\r\n--%s--\r\n", alt);
+	nl_buf_addf(&c->mid, "\r\n--%s\r\n", alt);
+	if (related)
+		nl_buf_addf(&c->mid, "Content-Type: multipart/related; type=\"text/html\";\r\n"
+				     " boundary=\"%s\"\r\n\r\n--%s\r\n", outer, outer);
+	nl_buf_addf(&c->mid, "Content-Type: text/html; charset=utf-8\r\n%s", qp);
 	if (related)
 		nl_buf_adds(&c->tail, "\r\n");
+}
+
+static void finish_skeleton(struct nl_campaign *c, const char *alt)
+{
+	nl_buf_addf(&c->tail, "\r\n--%s--\r\n", alt);
 }
 
 static enum nl_err prepare(struct nl_campaign *c)
@@ -536,11 +592,12 @@ static enum nl_err prepare(struct nl_campaign *c)
 	bool related = c->mode == NL_IMG_EMBED && c->nimages > 0;
 	nl_mime_boundary(outer, c->o.post->slug, strlen(c->o.post->slug));
 	nl_mime_boundary(alt, outer, strlen(outer));
-	if ((e = static_headers(c, outer, alt, related)))
+	if ((e = static_headers(c, alt)))
 		return e;
 	skeleton(c, outer, alt, related);
 	if (related && (e = attach_images(c, outer)))
 		return e;
+	finish_skeleton(c, alt);
 	if ((e = nl_buf_err(&c->pre_text)) ||
 	    (e = nl_buf_err(&c->mid)) || (e = nl_buf_err(&c->tail)))
 		return e;

@@ -240,6 +240,9 @@ void nl_base64_encode(struct nl_buf *out, const void *p, size_t n)
 
 /* ---- Header fields ---- */
 
+/* Characters of one parameter section (RFC 2231 continuation). */
+#define PARAM_CHUNK 60
+
 /* "=?UTF-8?Q?" + "?=" around the encoded text, and the RFC 2047 limit. */
 #define EW_OVERHEAD 12
 #define EW_MAX 75
@@ -250,6 +253,7 @@ struct hdr_w {
 	size_t col;  /* octets on the current line so far */
 	size_t ntok; /* tokens written after "Name:" */
 	size_t word_max; /* longest unencoded word that fits a 998-octet line */
+	bool fold_first; /* may fold right after "Name:" (structured fields) */
 };
 
 /* Spaces and controls all separate words; they never reach the output. */
@@ -300,6 +304,7 @@ static bool hdr_begin(struct nl_buf *out, struct hdr_w *w, const char *name,
 	*w->o++ = ':';
 	w->col = nlen + 1;
 	w->ntok = 0;
+	w->fold_first = false;
 	/* The first line also holds "Name: " and maybe a quote and "<". */
 	w->word_max = nlen + 8 < NL_MIME_HDR_MAX ? NL_MIME_HDR_MAX - nlen - 8 : 1;
 	return true;
@@ -315,12 +320,17 @@ static void hdr_end(struct nl_buf *out, struct hdr_w *w)
 
 /*
  * Before a token of len octets: a space, or a fold if the line would pass
- * 78. Never right after "Name:", though that is legal: some parsers
- * (Python's email) then keep a leading space in the value.
+ * 78. Right after "Name:" only in fields that allow it (fold_first): RFC
+ * 5322 allows the fold, but some parsers (Python's email) then keep a
+ * leading space in the value, which matters in a Subject and not in a list
+ * of <URL>s or an address. A token too long for any line then has a line
+ * to itself, the shortest it can have.
  */
 static void hdr_sep(struct hdr_w *w, size_t len)
 {
-	if (w->ntok && w->col + 1 + len > NL_MIME_HDR_FOLD) {
+	bool may = w->ntok || w->fold_first;
+
+	if (may && w->col + 1 + len > NL_MIME_HDR_FOLD) {
 		*w->o++ = '\r';
 		*w->o++ = '\n';
 		w->col = 0;
@@ -482,7 +492,7 @@ static void put_ew_run(struct hdr_w *w, const unsigned char *s, const unsigned c
 		used = ew_take(s, e, q, room < EW_MAX ? room : EW_MAX, raw, &nraw);
 		/* Nothing fits: hdr_sep folds, and a fresh line fits any
 		 * character (only a ~50-octet name leaves too little room on
-		 * the first line, where we never fold) */
+		 * the first line of a Subject, where we never fold) */
 		if (!used)
 			used = ew_take(s, e, q, EW_MAX, raw, &nraw);
 		put_ew(w, q, raw, nraw);
@@ -536,6 +546,7 @@ void nl_hdr_raw(struct nl_buf *out, const char *name, const char *value)
 
 	if (!hdr_begin(out, &w, name, (size_t)(e - s), 4))
 		return;
+	w.fold_first = true; /* "List-Unsubscribe:" CRLF " <https://...>," */
 	for (s = skip_sp(s, e); s < e; s = skip_sp(s, e)) {
 		const unsigned char *we = word_end(s, e);
 		hdr_sep(&w, (size_t)(we - s));
@@ -608,6 +619,7 @@ void nl_hdr_addr(struct nl_buf *out, const char *name, const char *display,
 	if (alen > NL_BUF_MAX / 2 ||
 	    !hdr_begin(out, &w, name, dlen + alen, 20))
 		return;
+	w.fold_first = true; /* address parsers skip the blank; long names fold */
 	d = skip_sp(d, de);
 	de = trim_end(d, de);
 	if (d < de)
@@ -620,6 +632,59 @@ void nl_hdr_addr(struct nl_buf *out, const char *name, const char *display,
 	if (d < de)
 		*w.o++ = '>';
 	hdr_end(out, &w);
+}
+
+/* RFC 2231 attribute-char: what an extended value may hold unescaped. */
+static bool attr_char(unsigned char c)
+{
+	unsigned char l = c | 0x20;
+	return (l >= 'a' && l <= 'z') || (c >= '0' && c <= '9') || (c && strchr("!#$&+-.^_`|~", c));
+}
+
+/* Printable ASCII a quoted-string holds as is, short enough not to need splitting. */
+static bool quotable(const char *v)
+{
+	size_t n = 0;
+
+	for (; *v; v++, n++)
+		if ((unsigned char)*v < 0x20 || (unsigned char)*v >= 0x7f || *v == '"' || *v == '\\')
+			return false;
+	return n <= PARAM_CHUNK;
+}
+
+void nl_mime_param(struct nl_buf *out, const char *name, const char *value)
+{
+	const unsigned char *s = (const unsigned char *)value;
+	size_t enc = 0, col = PARAM_CHUNK; /* the first character opens a section */
+	int sec = 0;
+
+	if (quotable(value)) {
+		nl_buf_addf(out, "; %s=\"%s\"", name, value);
+		return;
+	}
+	for (size_t i = 0; s[i]; i++)
+		enc += attr_char(s[i]) ? 1 : 3;
+	/* name*0*=UTF-8''%E6%97%A5...; name*1*=...: sections of at most
+	 * PARAM_CHUNK characters, an escape never cut, so that a header
+	 * folded at the "; " keeps every line short. */
+	for (; *s; s++) {
+		size_t k = attr_char(*s) ? 1 : 3;
+		if (col + k > PARAM_CHUNK) {
+			if (enc > PARAM_CHUNK)
+				nl_buf_addf(out, "; %s*%d*=%s", name, sec, sec ? "" : "UTF-8''");
+			else
+				nl_buf_addf(out, "; %s*=UTF-8''", name);
+			sec++;
+			col = 0;
+		}
+		if (k == 1) {
+			nl_buf_addc(out, (char)*s);
+		} else {
+			char esc[3] = {'%', hex_tab[*s >> 4], hex_tab[*s & 15]};
+			nl_buf_add(out, esc, 3);
+		}
+		col += k;
+	}
 }
 
 static uint64_t mix64(uint64_t h)

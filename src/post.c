@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "datetime.h"
+#include "lang.h"
 #include "utf8.h"
 
 #define POST_MAX ((size_t)16 << 20)
@@ -161,6 +162,31 @@ static enum nl_err date_field(struct nl_post *p, const char *key, char **text, t
 		       p->path, n->line, n->col, key, *text);
 }
 
+/* `lang` and `dir`: checked here, so a typo names its place in the post. */
+static enum nl_err lang_fields(struct nl_post *p)
+{
+	enum nl_err e;
+	const struct nl_ynode *n;
+	if ((e = field(p, "lang", &p->lang, false)) || (e = field(p, "dir", &p->direction, false)))
+		return e;
+	if (*p->lang && !nl_lang_valid(p->lang)) {
+		n = nl_ynode_get(p->meta, "lang");
+		return nl_errf(NL_EDATA,
+			       "%s:%d:%d: front matter: lang '%s' is not a language tag like 'en', "
+			       "'pt-BR' or 'zh-Hant'",
+			       p->path, n->line, n->col, p->lang);
+	}
+	for (char *c = p->direction; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	if (*p->direction && strcmp(p->direction, "rtl") && strcmp(p->direction, "ltr") &&
+	    strcmp(p->direction, "auto")) {
+		n = nl_ynode_get(p->meta, "dir");
+		return nl_errf(NL_EDATA, "%s:%d:%d: front matter: dir '%s' must be rtl, ltr or auto",
+			       p->path, n->line, n->col, p->direction);
+	}
+	return NL_OK;
+}
+
 static enum nl_err typed_fields(struct nl_post *p)
 {
 	enum nl_err e;
@@ -168,7 +194,7 @@ static enum nl_err typed_fields(struct nl_post *p)
 	if ((e = field(p, "title", &p->title, true)) || (e = field(p, "description", &p->description, false)) ||
 	    (e = date_field(p, "date", &p->date_text, &p->date, &p->date_has_offset)) ||
 	    (e = date_field(p, "send_at", &p->send_at_text, &p->send_at, &p->send_at_has_offset)) ||
-	    (e = field(p, "slug", &p->slug, false)))
+	    (e = field(p, "slug", &p->slug, false)) || (e = lang_fields(p)))
 		return e;
 	if (!p->title[0] || strspn(p->title, " \t") == strlen(p->title))
 		return nl_errf(NL_EDATA, "%s:1:1: front matter: 'title' is empty", p->path);
@@ -295,6 +321,8 @@ void nl_post_free(struct nl_post *p)
 	free(p->description);
 	free(p->date_text);
 	free(p->send_at_text);
+	free(p->lang);
+	free(p->direction);
 	nl_ynode_free(p->meta);
 	free(p->body);
 	free(p);

@@ -44,15 +44,10 @@ static void block(struct txt *t, cmark_node *n, int width, int depth,
 
 /* ---- small helpers ---- */
 
-/* Display width as the brief defines it: UTF-8 code points. */
+/* Columns in a monospaced mail reader: CJK counts two, combining marks none. */
 static size_t width_of(const char *s, size_t n)
 {
-	size_t w = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			w++;
-	return w;
+	return nl_utf8_width(s, n);
 }
 
 static bool is_ws(char c)
@@ -246,6 +241,31 @@ static void image_exit(struct txt *t, struct nl_buf *out)
 	}
 }
 
+/*
+ * Footnotes share the links' numbers, so every "[n]" in the text means one
+ * thing, found under "Notes:" or "Links:". Their key in the link table
+ * starts with '\n', which no link destination can hold. cmark-gfm gives a
+ * reference the number of its definition (definitions are numbered by
+ * first reference).
+ */
+static size_t footnote_number(struct txt *t, const char *num)
+{
+	char key[32];
+
+	snprintf(key, sizeof key, "\n%s", num ? num : "");
+	return link_number(t, key);
+}
+
+static void footnote_ref(struct txt *t, const char *num, struct nl_buf *out)
+{
+	size_t k = footnote_number(t, num);
+
+	if (!k)
+		t->nomem = true;
+	else
+		nl_buf_addf(out, "[%zu]", k);
+}
+
 /* ---- inlines: flattened to one string, '\n' for hard breaks ---- */
 
 /* The plain-text mark for emphasis-like nodes, or 0. */
@@ -282,8 +302,7 @@ static void inline_enter(struct txt *t, cmark_node *n, struct nl_buf *out)
 		nl_buf_adds(out, "[image: ");
 		break;
 	case CMARK_NODE_FOOTNOTE_REFERENCE:
-		/* cmark-gfm stores the footnote's number here, as HTML shows it */
-		nl_buf_addf(out, "[^%s]", cmark_node_get_literal(n));
+		footnote_ref(t, cmark_node_get_literal(n), out);
 		break;
 	default:
 		if (markup(n) && !t->in_image)
@@ -328,25 +347,144 @@ static void inlines(struct txt *t, cmark_node *parent, struct nl_buf *out)
 
 /* ---- line layout ---- */
 
-/* Greedy fill; words (URLs included) are never split, a long one overflows. */
+/*
+ * Where a line may break besides spaces: Chinese and Japanese put none
+ * between words, so a line may break between two characters when either is
+ * wide (UAX #14's ideographs, simplified), unless the break would start a
+ * line with closing punctuation or a small kana, or end one with an opening
+ * bracket (Japanese kinsoku shori), or split a character from its
+ * combining marks or a joiner.
+ */
+static const uint32_t no_start[] = {
+	'!', ')', ',', '.', ':', ';', '?', ']', '}', 0x2019, 0x201D, 0x2026, 0x3001, 0x3002,
+	0x3005, 0x3009, 0x300B, 0x300D, 0x300F, 0x3011, 0x3015, 0x3017, 0x3019, 0x301C,
+	0x3041, 0x3043, 0x3045, 0x3047, 0x3049, 0x3063, 0x3083, 0x3085, 0x3087, 0x308E,
+	0x309D, 0x309E, 0x30A1, 0x30A3, 0x30A5, 0x30A7, 0x30A9, 0x30C3, 0x30E3, 0x30E5,
+	0x30E7, 0x30EE, 0x30F5, 0x30F6, 0x30FB, 0x30FC, 0x30FD, 0x30FE, 0xFF01, 0xFF09,
+	0xFF0C, 0xFF0E, 0xFF1A, 0xFF1B, 0xFF1F, 0xFF3D, 0xFF5D, 0xFF61, 0xFF64,
+};
+static const uint32_t no_end[] = {
+	'(', '[', '{', 0x2018, 0x201C, 0x3008, 0x300A, 0x300C, 0x300E, 0x3010, 0x3014,
+	0x3016, 0x3018, 0xFF08, 0xFF3B, 0xFF5B, 0xFF62,
+};
+
+/* Binary search: the sets are sorted, and asked once per CJK character. */
+static bool listed(uint32_t c, const uint32_t *set, size_t n)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (set[mid] == c)
+			return true;
+		if (set[mid] < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* A URL starts at s: never broken, whatever it sits next to. */
+static bool url_at(const char *s, size_t n)
+{
+	static const char *const starts[] = {"http://", "https://", "ftp://", "mailto:", "www."};
+
+	if (!n || !strchr("hHfFmMwW", *s))
+		return false;
+	for (size_t i = 0; i < NL_ARRAY_LEN(starts); i++) {
+		size_t k = strlen(starts[i]);
+		if (n > k && strncasecmp(s, starts[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A URL runs to a space or a wide character (which a URL holds only
+ * percent-encoded, and which is where CJK text goes on); closing marks
+ * right after it stay with it, so no line starts with "。". */
+static size_t url_end(const char *s, size_t i, size_t n)
+{
+	bool wide = false;
+
+	while (i < n && !is_ws(s[i])) {
+		uint32_t c;
+		size_t k = nl_utf8_decode(s + i, n - i, &c);
+		if (!wide && nl_cp_width(c) == 2)
+			wide = true;
+		if (wide && !listed(c, no_start, NL_ARRAY_LEN(no_start)))
+			break;
+		i += k;
+	}
+	return i;
+}
+
+/* The end of the unbreakable piece that starts at s[i] (not a space);
+ * *cols gets its display width. */
+static size_t piece_end(const char *s, size_t i, size_t n, size_t *cols)
+{
+	uint32_t prev, c;
+	int prev_w;
+	size_t start = i;
+
+	if (url_at(s + i, n - i)) {
+		i = url_end(s, i, n);
+		*cols = width_of(s + start, i - start);
+		return i;
+	}
+	i += nl_utf8_decode(s + i, n - i, &prev);
+	*cols = (size_t)(prev_w = nl_cp_width(prev));
+	while (i < n && !is_ws(s[i])) {
+		size_t k = nl_utf8_decode(s + i, n - i, &c);
+		int w = nl_cp_width(c);
+		if (w == 0) { /* marks stay with their base; the base decides */
+			i += k;
+			if (c == 0x200D && i < n && !is_ws(s[i])) { /* a joiner holds on to the next */
+				i += nl_utf8_decode(s + i, n - i, &c);
+				*cols += (size_t)nl_cp_width(c);
+			}
+			continue;
+		}
+		if ((prev_w == 2 || w == 2) && !listed(c, no_start, NL_ARRAY_LEN(no_start)) &&
+		    !listed(prev, no_end, NL_ARRAY_LEN(no_end)))
+			return i;
+		if (prev_w == 2 && url_at(s + i, n - i))
+			return i;
+		prev = c;
+		prev_w = w;
+		*cols += (size_t)w;
+		i += k;
+	}
+	return i;
+}
+
+/*
+ * Greedy fill by display width. Pieces are words, or single CJK characters
+ * (with the punctuation that must stay with them); a space comes back
+ * between pieces only where the text had one. A piece longer than the line
+ * (a URL) overflows rather than being split.
+ */
 static void wrap_line(const char *s, size_t n, size_t width, struct nl_buf *out)
 {
 	size_t col = 0, i = 0;
 
 	while (i < n) {
-		while (i < n && is_ws(s[i]))
+		bool space = false;
+		while (i < n && is_ws(s[i])) {
 			i++;
+			space = true;
+		}
 		if (i == n)
 			break;
-		size_t j = i;
-		while (j < n && !is_ws(s[j]))
-			j++;
-		size_t w = width_of(s + i, j - i);
-		if (col && col + 1 + w > width) {
+		size_t w;
+		size_t j = piece_end(s, i, n, &w);
+		bool gap = col && space;
+		if (col && col + gap + w > width) {
 			nl_buf_addc(out, '\n');
 			col = 0;
+			gap = false;
 		}
-		if (col) {
+		if (gap) {
 			nl_buf_addc(out, ' ');
 			col++;
 		}
@@ -373,6 +511,13 @@ static void wrap(const char *s, size_t n, int width, struct nl_buf *out)
 		s += k + 1;
 		n -= k + 1;
 	}
+}
+
+void nl_text_wrap(const char *s, size_t n, int width, struct nl_buf *out)
+{
+	wrap(s, n, width > 0 ? width : DEFAULT_WRAP, out);
+	if (out->len && out->data[out->len - 1] == '\n')
+		nl_buf_truncate(out, out->len - 1);
 }
 
 /* Prefix the first line of src with first and the others with rest. */
@@ -479,16 +624,14 @@ static size_t longest_line(const struct nl_buf *b)
 	return best;
 }
 
-/* Setext underlines for levels 1 and 2, "### " style below. */
+/* Setext underlines (as wide as the text looks) for levels 1 and 2; deeper
+ * headings are plain lines, set apart by the blank lines around them:
+ * "###" means nothing to a reader who never wrote Markdown. */
 static void heading(struct txt *t, cmark_node *n, int width, struct nl_buf *out)
 {
 	int level = cmark_node_get_heading_level(n);
 	struct nl_buf s = NL_BUF_INIT, lines = NL_BUF_INIT;
 
-	if (level > 2) {
-		add_repeat(&s, '#', (size_t)level);
-		nl_buf_addc(&s, ' ');
-	}
 	inlines(t, n, &s);
 	wrap(s.data, s.len, width, &lines);
 	add_buf(out, &lines);
@@ -517,7 +660,7 @@ static void item(struct txt *t, cmark_node *n, const char *marker, int width,
 		 int depth, bool tight, struct nl_buf *out)
 {
 	char indent[64];
-	size_t w = strlen(marker);
+	size_t w = width_of(marker, strlen(marker)); /* a ballot box is one column */
 	struct nl_buf s = NL_BUF_INIT;
 
 	if (w >= sizeof indent)
@@ -539,13 +682,15 @@ static void list(struct txt *t, cmark_node *n, int width, int depth, struct nl_b
 
 	for (cmark_node *it = cmark_node_first_child(n); it; it = cmark_node_next(it), num++) {
 		char marker[48];
-		const char *box = "";
+		const char *box = NULL;
+		/* Ballot boxes, as the HTML part shows them; in a bulleted
+		 * list the box is the bullet. */
 		if (is_type(it, "tasklist"))
-			box = cmark_gfm_extensions_get_tasklist_item_checked(it) ? "[x] " : "[ ] ";
+			box = cmark_gfm_extensions_get_tasklist_item_checked(it) ? "\u2611 " : "\u2610 ";
 		if (ordered)
-			snprintf(marker, sizeof marker, "%lld%c %s", num, delim, box);
+			snprintf(marker, sizeof marker, "%lld%c %s", num, delim, box ? box : "");
 		else
-			snprintf(marker, sizeof marker, "* %s", box);
+			snprintf(marker, sizeof marker, "%s", box ? box : "* ");
 		if (out->len > start && !tight)
 			nl_buf_addc(out, '\n');
 		item(t, it, marker, width, depth, tight, out);
@@ -681,24 +826,35 @@ static void footnotes(struct txt *t, cmark_node *doc, struct nl_buf *out)
 	int num = 0;
 
 	for (cmark_node *n = cmark_node_first_child(doc); n; n = cmark_node_next(n)) {
-		char marker[32];
+		char marker[32], def[16];
+		size_t k;
 		if (cmark_node_get_type(n) != CMARK_NODE_FOOTNOTE_DEFINITION)
 			continue;
 		if (!num)
-			nl_buf_adds(out, "Footnotes:\n");
+			nl_buf_adds(out, "Notes:\n");
 		/* cmark-gfm sorts definitions by first reference and numbers them so */
-		snprintf(marker, sizeof marker, "[^%d] ", ++num);
+		snprintf(def, sizeof def, "%d", ++num);
+		if (!(k = footnote_number(t, def))) {
+			t->nomem = true;
+			return;
+		}
+		snprintf(marker, sizeof marker, "[%zu] ", k);
 		item(t, n, marker, t->wrap, 1, false, out);
 	}
 }
 
 static void link_list(const struct txt *t, struct nl_buf *out)
 {
-	if (!t->nurls)
-		return;
-	nl_buf_adds(out, "Links:\n");
-	for (size_t i = 0; i < t->nurls; i++)
+	bool any = false;
+
+	for (size_t i = 0; i < t->nurls; i++) {
+		if (t->urls[i][0] == '\n') /* a footnote, listed under Notes */
+			continue;
+		if (!any)
+			nl_buf_adds(out, "Links:\n");
+		any = true;
 		nl_buf_addf(out, "[%zu] %s\n", i + 1, t->urls[i]);
+	}
 }
 
 static void add_section(struct nl_buf *dst, struct nl_buf *src)

@@ -203,6 +203,20 @@ def parts(msg):
     return norm(text.get_content()), norm(html.get_content())
 
 
+def embedded_images(msg):
+    """The image parts of an `images: embed` message, after checking its shape:
+    multipart/alternative holding text/plain first, then a multipart/related
+    of text/html followed by the images (so text readers show no attachments)."""
+    assert msg.get_content_type() == "multipart/alternative", msg.get_content_type()
+    text, related = msg.get_payload()
+    assert text.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    assert related.get_param("type") == "text/html"
+    html, *images = related.get_payload()
+    assert html.get_content_type() == "text/html"
+    return images
+
+
 def read_eml(path):
     with open(path, "rb") as f:
         return f.read()

@@ -4,7 +4,7 @@ import glob
 import os
 import re
 
-from nl import EXAMPLES, TEMPLATES, Workdir, parse, parts, post, read_eml
+from nl import EXAMPLES, TEMPLATES, Workdir, embedded_images, parse, parts, post, read_eml
 
 SUBS = "email,name\nada@example.test,Ada Lovelace\ngrace@example.test,Grace Hopper\n"
 
@@ -24,12 +24,7 @@ def test_example_preview_is_a_complete_message():
         assert [os.path.basename(x) for x in paths] == ["first-light.html", "first-light.txt",
                                                         "first-light.eml"]
         msg = parse(read_eml(w.path("pv/first-light.eml")))
-        assert msg.get_content_type() == "multipart/related"
-        alt = msg.get_payload()[0]
-        assert alt.get_content_type() == "multipart/alternative"
-        kinds = [x.get_content_type() for x in alt.get_payload()]
-        assert kinds == ["text/plain", "text/html"], kinds
-        img = msg.get_payload()[1]
+        (img,) = embedded_images(msg)
         assert img.get_content_type() == "image/png"
         assert img.get_content() == open(os.path.join(EXAMPLES, "hills.png"), "rb").read()
         cid = img["Content-ID"].strip("<>")
@@ -40,7 +35,9 @@ def test_example_preview_is_a_complete_message():
         assert re.fullmatch(r"<[0-9a-f-]{36}@example\.test>", msg["Message-ID"])
         assert msg["MIME-Version"] == "1.0" and msg["Date"]
         assert msg["List-Id"] == "Test Notes <newsletter.example.test>"
-        lu = msg["List-Unsubscribe"]
+        # folded right after the colon (the URL does not fit the first line);
+        # Python's email keeps the blank that follows that fold
+        lu = msg["List-Unsubscribe"].strip()
         assert re.fullmatch(r"<https://news\.example\.test/unsubscribe/[0-9a-f-]{36}>, "
                             r"<mailto:news@example\.test\?subject=unsubscribe%20[0-9a-f-]{36}>", lu), lu
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -184,7 +181,7 @@ def test_images_link_embed_and_missing():
             os.unlink(f)
         _, files = dry_run(w)
         msg = parse(read_eml(files[0]))
-        assert msg.get_content_type() == "multipart/related"
+        assert len(embedded_images(msg)) == 1
         os.unlink(w.path("img/cat.png"))
         p = w.run("preview", "p.md", "-o", "pv")
         assert p.returncode != 0 and "img/cat.png" in p.stderr and "not found" in p.stderr

@@ -6,7 +6,7 @@ import glob
 import os
 import re
 
-from nl import EXAMPLES, CpuTime, Workdir, parse, parts, post, read_eml
+from nl import EXAMPLES, CpuTime, Workdir, embedded_images, parse, parts, post, read_eml
 
 SUBS = "email,name\nada@example.test,Ada Lovelace\n"
 PNG = open(os.path.join(EXAMPLES, "hills.png"), "rb").read()
@@ -193,10 +193,10 @@ def test_image_type_comes_from_the_content():
         p, files = dry_run(w)
         assert p.returncode == 0, p.stderr
         msg = parse(read_eml(files[0]))
-        kinds = [x.get_content_type() for x in msg.get_payload()[1:]]
+        kinds = [x.get_content_type() for x in embedded_images(msg)]
         assert kinds == ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
                          "image/svg+xml"], kinds
-        assert msg.get_payload()[1].get_content() == PNG
+        assert embedded_images(msg)[0].get_content() == PNG
 
 
 def test_images_dir_from_the_config_may_be_embedded():
@@ -207,7 +207,7 @@ def test_images_dir_from_the_config_may_be_embedded():
         p, files = dry_run(w, "posts/p.md")
         assert p.returncode == 0, p.stderr
         msg = parse(read_eml(files[0]))
-        assert msg.get_payload()[1].get_content() == PNG
+        assert embedded_images(msg)[0].get_content() == PNG
         w.write("posts/p.md", post("Logo", "![logo](../secret.png)\n"))
         p, files = dry_run(w, "posts/p.md")
         assert p.returncode == 65 and "outside the post's folder and images_dir" in p.stderr
@@ -222,7 +222,7 @@ def test_one_file_named_many_ways_is_attached_once():
         p, files = dry_run(w)
         assert p.returncode == 0, p.stderr
         msg = parse(read_eml(files[0]))
-        images = msg.get_payload()[1:]
+        images = embedded_images(msg)
         assert len(images) == 1 and images[0].get_content() == PNG
         cid = images[0]["Content-ID"].strip("<>")
         _, html = parts(msg)

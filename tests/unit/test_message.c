@@ -278,30 +278,34 @@ static void check_structure(const char *msg, const char *email, const char *name
 	T_CHECK(nl_mime_lines_ok(msg, strlen(msg), 998, NULL));
 	field_names(msg, names, sizeof names);
 	T_STREQ(names, "From,Reply-To,Subject,Date,MIME-Version,List-Id,List-Unsubscribe-Post,"
-		       "Content-Type,To,Message-ID,List-Unsubscribe");
+		       "To,Message-ID,List-Unsubscribe,Content-Type");
 	T_CHECK(!header_line_starts(msg, "Bcc"));
-	/* multipart/related around multipart/alternative (text, html) and the image. */
-	const char *ct = strstr(msg, "\r\nContent-Type: multipart/related;");
+	/* multipart/alternative: the text, then multipart/related (html, the image). */
+	const char *ct = strstr(msg, "\r\nContent-Type: multipart/alternative;");
 	T_CHECK(ct != NULL && ct < body);
-	T_CHECK(ct && param(ct, "boundary=", outer, sizeof outer));
-	const char *inner = strstr(body, "Content-Type: multipart/alternative;");
-	T_CHECK(inner && param(inner, "boundary=", alt, sizeof alt));
+	T_CHECK(ct && param(ct, "boundary=", alt, sizeof alt));
+	const char *inner = strstr(body, "Content-Type: multipart/related; type=\"text/html\";");
+	T_CHECK(inner && param(inner, "boundary=", outer, sizeof outer));
+	T_CHECK(inner && strstr(body, "Content-Type: text/plain;") < inner &&
+		inner < strstr(body, "Content-Type: text/html;"));
 	T_CHECK(delimiters(body - 2, outer, false) == 2);
 	T_CHECK(delimiters(body - 2, outer, true) == 1);
 	T_CHECK(delimiters(body - 2, alt, false) == 2);
 	T_CHECK(delimiters(body - 2, alt, true) == 1);
 	T_CHECK(strstr(body, "Content-Type: text/plain; charset=utf-8\r\n") != NULL);
 	T_CHECK(strstr(body, "Content-Type: text/html; charset=utf-8\r\n") != NULL);
-	T_CHECK(strstr(body, "Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
-			     "Content-ID: <img1.post@example.test>\r\n") != NULL);
-	/* The message ends with the outer closing delimiter. */
+	T_CHECK(strstr(body, "Content-Type: image/png; name=\"hills.png\"\r\n"
+			     "Content-Transfer-Encoding: base64\r\n"
+			     "Content-ID: <img1.post@example.test>\r\n"
+			     "Content-Disposition: inline; filename=\"hills.png\"\r\n") != NULL);
+	/* The message ends with the alternative's closing delimiter. */
 	char end[80];
-	snprintf(end, sizeof end, "--%s--\r\n", outer);
+	snprintf(end, sizeof end, "--%s--\r\n", alt);
 	T_CHECK(strlen(msg) > strlen(end) && !strcmp(msg + strlen(msg) - strlen(end), end));
 	/* The reader's own fields, in the header and in the decoded text part. */
 	char to[256], hello[256], sep[80];
 	snprintf(to, sizeof to, "\r\nTo: %s <%s>\r\n", name, email);
-	snprintf(hello, sizeof hello, "because %s is subscribed", email);
+	snprintf(hello, sizeof hello, "%s is subscribed", email);
 	snprintf(sep, sizeof sep, "\r\n--%s\r\n", alt);
 	T_CHECK(strstr(msg, to) != NULL);
 	const char *text = strstr(body, "text/plain; charset=utf-8\r\n"

@@ -577,11 +577,19 @@ static void test_hdr_raw(void)
 	T_STREQ(hdr_raw("List-Unsubscribe",
 			"<https://news.example.test/unsubscribe?token=0123456789abcdef0123>, "
 			"<mailto:unsubscribe@news.example.test?subject=unsubscribe>"),
-		"List-Unsubscribe: <https://news.example.test/unsubscribe?token=0123456789abcdef0123>,\r\n"
+		"List-Unsubscribe:\r\n"
+		" <https://news.example.test/unsubscribe?token=0123456789abcdef0123>,\r\n"
 		" <mailto:unsubscribe@news.example.test?subject=unsubscribe>\r\n");
-	/* a URL longer than 998 is the caller's problem, but never truncated */
+	/* short enough: no fold after the colon */
+	T_STREQ(hdr_raw("List-Unsubscribe", "<https://n.example/u/0123>, <mailto:u@n.example>"),
+		"List-Unsubscribe: <https://n.example/u/0123>, <mailto:u@n.example>\r\n");
+	/* a long Message-ID domain folds after the colon: no line over 78 */
+	T_STREQ(hdr_raw("Message-ID", "<0123456789abcdef0123456789abcdef0123@a-rather-long-mail-domain.example>"),
+		"Message-ID:\r\n <0123456789abcdef0123456789abcdef0123@a-rather-long-mail-domain.example>\r\n");
+	/* a URL longer than 998 is the caller's problem, but never truncated;
+	 * it gets a line of its own */
 	snprintf(v, sizeof v, "<https://x.test/%s>", rep(url, 'u', 1100));
-	snprintf(want, sizeof want, "List-Unsubscribe: %s\r\n", v);
+	snprintf(want, sizeof want, "List-Unsubscribe:\r\n %s\r\n", v);
 	T_STREQ(hdr_raw("List-Unsubscribe", v), want);
 }
 

@@ -20,7 +20,7 @@ struct text_case {
 static const struct text_case text_cases[] = {
 	{"empty", "", 0, false, ""},
 	{"headings", "# Title\n\nText\n\n## Sub\n\n### Third\n\n#### Four\n", 0, false,
-	 "Title\n=====\n\nText\n\nSub\n---\n\n### Third\n\n#### Four\n"},
+	 "Title\n=====\n\nText\n\nSub\n---\n\nThird\n\nFour\n"},
 	{"underline counts code points", "# Größe ✓\n", 0, false, "Größe ✓\n=======\n"},
 	{"emphasis", "*a* **b** ~~c~~ `d e`\n", 0, false, "_a_ *b* ~c~ `d e`\n"},
 	{"smart quotes", "\"hi\" it's -- 'x'\n", 0, false, "“hi” it’s – ‘x’\n"},
@@ -47,7 +47,9 @@ static const struct text_case text_cases[] = {
 	{"loose list", "- a\n\n- b\n\n  b2\n", 0, false, "* a\n\n* b\n\n  b2\n"},
 	{"continuation under the item text", "- alpha beta gamma delta epsilon zeta eta\n", 30,
 	 false, "* alpha beta gamma delta\n  epsilon zeta eta\n"},
-	{"task list", "- [ ] todo\n- [x] done\n", 0, false, "* [ ] todo\n* [x] done\n"},
+	{"task list", "- [ ] todo\n- [x] done\n", 0, false, "\u2610 todo\n\u2611 done\n"},
+	{"ordered task list", "1. [x] done\n2. [ ] todo, with a long tail\n", 16, false,
+	 "1. \u2611 done\n2. \u2610 todo, with a\n     long tail\n"},
 	{"code block keeps dots and blank lines", "```\n.dot\n\n..two\n  x\n```\n", 0, false,
 	 "    .dot\n\n    ..two\n      x\n"},
 	{"code block is never wrapped",
@@ -59,7 +61,37 @@ static const struct text_case text_cases[] = {
 	{"table pads by code points", "| é | x |\n|---|---|\n| ééé | y |\n", 0, false,
 	 "é   | x\n----+--\nééé | y\n"},
 	{"footnotes", "Text[^n] and[^a].\n\n[^a]: Alpha.\n[^n]: The note.\n", 0, false,
-	 "Text[^1] and[^2].\n\nFootnotes:\n[^1] The note.\n[^2] Alpha.\n"},
+	 "Text[1] and[2].\n\nNotes:\n[1] The note.\n[2] Alpha.\n"},
+	{"footnotes and links share one numbering",
+	 "See [a](https://a.example/)[^x] and [b](https://b.example/).\n\n"
+	 "[^x]: Note with [c](https://c.example/).\n",
+	 0, false,
+	 "See a[1][2] and b[3].\n\nNotes:\n[2] Note with c[4].\n\n"
+	 "Links:\n[1] https://a.example/\n[3] https://b.example/\n[4] https://c.example/\n"},
+	{"CJK breaks between characters",
+	 "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87\xe7\xab\xa0"
+	 "\xe3\x81\xaf\xe3\x82\xb9\xe3\x83\x9a\xe3\x83\xbc\xe3\x82\xb9\xe3\x81\xaa"
+	 "\xe3\x81\x97\xe3\x81\xa7\xe7\xb6\x9a\xe3\x81\x8d\xe3\x81\xbe\xe3\x81\x99"
+	 "\xe3\x80\x82\n", 10, false,
+	 "日本語の文\n章はスペー\nスなしで続\nきます。\n"},
+	{"CJK keeps closing marks and small kana off a line's start",
+	 "「こんにちは」と言った。\n", 6, false, "「こん\nにち\nは」と\n言っ\nた。\n"},
+	{"a URL inside CJK text is never broken",
+	 "詳しくは https://example.com/a/b/c を見てください。\n", 12, false,
+	 "詳しくは\nhttps://example.com/a/b/c\nを見てくださ\nい。\n"},
+	{"a URL glued to CJK text is never broken",
+	 "詳しくはhttp://x.example/abcdefを見て\n", 12, false,
+	 "詳しくは\nhttp://x.example/abcdef\nを見て\n"},
+	{"closing marks after a URL stay with it",
+	 "詳しくはhttp://x.example/abcdef。次の行\n", 12, false,
+	 "詳しくは\nhttp://x.example/abcdef。\n次の行\n"},
+	{"mixed Latin and CJK", "Hello 世界 and 日本 text\n", 10, false,
+	 "Hello 世界\nand 日本\ntext\n"},
+	{"combining marks take no column", "éééé ééé\n", 9, false, "éééé ééé\n"},
+	{"underline as wide as CJK text", "# 日本語\n\n## 한국어 ok\n", 0, false,
+	 "日本語\n======\n\n한국어 ok\n---------\n"},
+	{"table pads CJK by columns", "| 名前 | x |\n|---|---|\n| ab | y |\n", 0, false,
+	 "名前 | x\n-----+--\nab   | y\n"},
 	{"html dropped by default", "<div>x</div>\n\nkeep <b>b</b>\n", 0, false, "keep b\n"},
 	{"html kept when unsafe", "<div>x</div>\n\nkeep <b>b</b>\n", 0, true,
 	 "<div>x</div>\n\nkeep <b>b</b>\n"},
@@ -497,8 +529,33 @@ static void test_output_is_valid_utf8(void)
 	nl_buf_free(&t);
 }
 
+/* Columns as a terminal shows them. */
+static void test_display_width(void)
+{
+	static const struct {
+		const char *s;
+		size_t w;
+	} cases[] = {
+		{"abc", 3}, {"日本", 4}, {"e\xcc\x81", 1}, {"\xf0\x9f\x91\x8d", 2} /* thumbs up */,
+		{"한국", 4}, {"\xef\xbd\xb1", 1} /* halfwidth katakana */, {"\xef\xbc\xa1", 2},
+		{"a\xe2\x80\x8d" "b", 2} /* joiner */, {"\xe2\x98\x90", 1} /* ballot box */,
+		{"\xd8\xb3\xd9\x8e", 1} /* Arabic letter with a fatha */, {"\xff", 1} /* bad byte */,
+		{"\xe4\xb8", 2} /* cut sequence: two U+FFFD */, {"\xf0\xa0\x80\x80", 2} /* ext. B */,
+		{"\xe4\xb7\x80", 1} /* U+4DC0 hexagram: neutral, between two wide blocks */,
+		{"\xe3\x82\x99", 0} /* combining voiced sound mark */, {"\xe3\x82\xab", 2},
+	};
+
+	for (size_t i = 0; i < NL_ARRAY_LEN(cases); i++) {
+		size_t w = nl_utf8_width(cases[i].s, strlen(cases[i].s));
+		if (w != cases[i].w)
+			printf("  width of case %zu: %zu, want %zu\n", i, w, cases[i].w);
+		T_CHECK(w == cases[i].w);
+	}
+}
+
 int main(void)
 {
+	test_display_width();
 	test_text_cases();
 	test_html_cases();
 	test_image_rewrite();
