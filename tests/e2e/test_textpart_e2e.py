@@ -226,6 +226,19 @@ def test_arabic_post_is_right_to_left_with_an_arabic_date():
         _, html = parts(msg)
         assert '<html lang="ar" dir="rtl">' in html
         assert "2 ديسمبر 2026" in html
+        # In a browser: the post reads right to left, the English footer left to right.
+        from browser import Browser
+        page = w.path("ar.html")
+        with open(page, "w") as f:
+            f.write(html)
+        with Browser(width=500) as b:
+            b.open_file(page)
+            assert b.scroll_width() <= 500
+            body_dir = b.js("return getComputedStyle(document.querySelector('h1')).direction")
+            foot = b.js("var ps = document.querySelectorAll('p');"
+                        "for (var p of ps) if (p.textContent.indexOf('You are receiving') >= 0)"
+                        "  return getComputedStyle(p).direction; return null")
+            assert (body_dir, foot) == ("rtl", "ltr"), (body_dir, foot)
 
 
 def test_dates_per_language_and_a_neutral_one():
