@@ -38,6 +38,7 @@ struct nl_inbox_result {
 	struct nl_bounce b;
 	enum nl_inbox_outcome out;
 	char reader[NL_ADDR_MAX + 1];	/* as spelled in the list; "" if none found */
+	enum nl_status reader_status;	/* the reader's status when found */
 	char slug[256];			/* the post it is about, "" if unknown */
 	const char *how;		/* how the reader was found: "VERP token", "Message-ID", ... */
 	unsigned soft_count;		/* soft bounces counted, this one included */

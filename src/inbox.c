@@ -7,8 +7,8 @@
 #include <strings.h>
 
 #include "addrmap.h"
+#include "changes.h"
 #include "log.h"
-#include "subsdb.h"
 #include "subscriber.h"
 
 /* A reader's history kept for the soft-bounce policy: more is a log we need not read further. */
@@ -67,7 +67,7 @@ enum nl_err nl_inbox_close(struct nl_inbox *ib)
 
 /* The list's row for this token or address (letter case ignored), its address into out. */
 static enum nl_err find_row(const struct nl_config *cfg, const char *key, bool by_token,
-			    char out[NL_ADDR_MAX + 1])
+			    char out[NL_ADDR_MAX + 1], enum nl_status *st)
 {
 	struct nl_list_opts lo = {.secret = cfg->secret, .list_id = cfg->list_id, .fill_tokens = true,
 				  .missing_ok = true};
@@ -80,6 +80,7 @@ static enum nl_err find_row(const struct nl_config *cfg, const char *key, bool b
 		const char *have = by_token ? row->token : row->email;
 		if (*have && !strcasecmp(have, key) && strlen(row->email) <= NL_ADDR_MAX) {
 			memcpy(out, row->email, strlen(row->email) + 1);
+			*st = row->status;
 			break;
 		}
 	}
@@ -109,7 +110,7 @@ static enum nl_err find_reader(struct nl_inbox *ib, struct nl_inbox_result *r)
 	const struct nl_config *cfg = ib->o.cfg;
 	const struct nl_bounce *b = &r->b;
 	enum nl_err e;
-	if (*b->token && (e = find_row(cfg, b->token, true, r->reader)))
+	if (*b->token && (e = find_row(cfg, b->token, true, r->reader, &r->reader_status)))
 		return e;
 	if (*r->reader) {
 		r->how = b->token_from;
@@ -119,7 +120,7 @@ static enum nl_err find_reader(struct nl_inbox *ib, struct nl_inbox_result *r)
 		struct msgid_find f = {.msgid = b->msgid};
 		if ((e = nl_sendlog_each(cfg->log, msgid_line, &f)))
 			return e;
-		if (*f.rcpt && (e = find_row(cfg, f.rcpt, false, r->reader)))
+		if (*f.rcpt && (e = find_row(cfg, f.rcpt, false, r->reader, &r->reader_status)))
 			return e;
 		if (*r->reader) {
 			snprintf(r->slug, sizeof r->slug, "%s", f.slug);
@@ -130,7 +131,7 @@ static enum nl_err find_reader(struct nl_inbox *ib, struct nl_inbox_result *r)
 	const char *const keys[] = {b->rcpt, b->text_addr, b->kind == NL_BOUNCE_UNSUBSCRIBE ? b->from : ""};
 	const char *const hows[] = {"the recipient the report names", "address in the text", "sender"};
 	for (size_t i = 0; i < NL_ARRAY_LEN(keys); i++) {
-		if (*keys[i] && (e = find_row(cfg, keys[i], false, r->reader)))
+		if (*keys[i] && (e = find_row(cfg, keys[i], false, r->reader, &r->reader_status)))
 			return e;
 		if (*r->reader) {
 			r->how = hows[i];
@@ -197,18 +198,32 @@ static unsigned soft_count(const struct history *h, double now, int days)
 
 /* ---- acting ---- */
 
+static enum nl_err append_change(const struct nl_config *cfg, const char *email, enum nl_status st, time_t now)
+{
+	struct nl_buf path = NL_BUF_INIT;
+	enum nl_err e = nl_changes_path(cfg->subscribers, &path);
+	if (!e)
+		e = nl_changes_append1(path.data, email, nl_status_name(st), now);
+	nl_buf_free(&path);
+	return e;
+}
+
 static enum nl_err set_status(struct nl_inbox *ib, struct nl_inbox_result *r, enum nl_status st)
 {
 	const struct nl_config *cfg = ib->o.cfg;
-	struct nl_subsdb_opts so = {.secret = cfg->secret, .list_id = cfg->list_id, .now = ib->o.now,
-				    .what = "inbox"};
-	struct nl_subsdb_result res;
 	enum nl_err e;
-	if (ib->o.dry_run)
+	/* A suppression is never lifted or changed by what comes back: already so. */
+	if (ib->o.dry_run || r->reader_status == st || nl_status_suppressed(r->reader_status))
 		return NL_OK;
-	if ((e = nl_subsdb_set_status(cfg->subscribers, &so, r->reader, st, false, &res)))
+	/*
+	 * One line appended to the list's change file, which every reader of the
+	 * list applies (a running send within a second) and the next rewrite
+	 * folds in: not a rewrite of the whole list per message.
+	 */
+	if ((e = append_change(cfg, r->reader, st, ib->o.now)))
 		return e;
-	r->changed = res.change == NL_CHANGE_UPDATED;
+	r->changed = true;
+	r->reader_status = st;
 	return NL_OK;
 }
 
@@ -301,9 +316,6 @@ enum nl_err nl_inbox_handle(struct nl_inbox *ib, const char *data, size_t len, c
 enum nl_err nl_inbox_relay_refused(const struct nl_config *cfg, struct nl_sendlog *log, const char *slug,
 				   const char *rcpt, int code, const char *reply, bool *marked)
 {
-	struct nl_subsdb_opts so = {.secret = cfg->secret, .list_id = cfg->list_id, .now = time(NULL),
-				    .what = "send: recipient refused"};
-	struct nl_subsdb_result res;
 	const char *st = reply ? strstr(reply, "5.1.") : NULL;
 	enum nl_err e;
 	*marked = false;
@@ -311,7 +323,8 @@ enum nl_err nl_inbox_relay_refused(const struct nl_config *cfg, struct nl_sendlo
 	if (code < 500 || code > 599 || !st || (st > reply && st[-1] != ' ' && st[-1] != '#'))
 		return NL_OK;
 	/* The send goes on without it: the refusal is in the log, the list is the one thing missed. */
-	if ((e = nl_subsdb_set_status(cfg->subscribers, &so, rcpt, NL_STATUS_BOUNCED, false, &res))) {
+	/* The reader was active when the send chose them: one appended line, no rewrite mid-send. */
+	if ((e = append_change(cfg, rcpt, NL_STATUS_BOUNCED, time(NULL)))) {
 		nl_warn("%s: refused with %d but not marked bounced: %s", rcpt, code, nl_errmsg());
 		return NL_OK;
 	}

@@ -268,8 +268,14 @@ def test_550_5_1_1_during_send_marks_the_reader_bounced_at_once():
               "--fail-rcpt", "r2@example.net:550 5.7.1 message refused by policy"]
     with Workdir(None, subs) as w, SmtpServer(w.dir, faults=faults) as srv:
         setup(w, srv)
+        lst = w.path("subscribers.csv")
+        before_list = (os.stat(lst).st_ino, open(lst).read())
         p = w.run("-v", "send", "first-light.md", "--yes")
         assert "(marked bounced)" in p.stderr, p.stderr
+        # One line in the list's change file, not a rewrite of the list in the middle of a send.
+        assert (os.stat(lst).st_ino, open(lst).read()) == before_list
+        changes = open(lst + ".changes").read().splitlines()
+        assert [ln.split("\t")[1:] for ln in changes] == [["r1@example.net", "bounced"]], changes
         st = statuses(w)
         assert st["r1@example.net"] == "bounced" and st["r2@example.net"] == "active", st
         ev = [(ln[2], ln[3]) for ln in log_lines(w) if ln[3] == "bounced"]
