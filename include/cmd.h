@@ -44,6 +44,12 @@ enum nl_err nl_cmd_post(const char *path, bool sending, struct nl_post **post);
  * it is past the clip size. */
 struct nl_campaign;
 bool nl_cmd_html_report(const struct nl_campaign *c, const char *post, FILE *out, bool refuse);
+/*
+ * Before the log or the relay is touched (send, cron): the post as readers
+ * get it, reported on out (NULL: only warnings), and refused (NL_EDATA) when
+ * Gmail would clip it, unless force.
+ */
+enum nl_err nl_cmd_preflight(const struct nl_config *cfg, const struct nl_post *post, bool force, FILE *out);
 /* Print a command's help text if argv asks for it; true if it did. */
 bool nl_cmd_help(int argc, char **argv, const char *text);
 

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "post.h"
+#include "recipients.h"
 #include "log.h"
 #include "secret.h"
 #include "sendlog.h"
@@ -120,7 +121,8 @@ bool nl_cmd_html_report(const struct nl_campaign *c, const char *post, FILE *out
 	for (; *n && (nl = strchr(n, '\n')); n = nl + 1)
 		nl_warn("%.*s", (int)(nl - n), n);
 	nl_campaign_html_size(c, &html, &sent);
-	fprintf(out, "HTML part: %.1f KB (%.1f KB as sent; Gmail clips above %zu KB)\n",
+	if (out)
+		fprintf(out, "HTML part: %.1f KB (%.1f KB as sent; Gmail clips above %zu KB)\n",
 		(double)html / 1024, (double)sent / 1024, NL_HTML_CLIP / 1024);
 	if (sent <= NL_HTML_CLIP)
 		return false;
@@ -129,4 +131,41 @@ bool nl_cmd_html_report(const struct nl_campaign *c, const char *post, FILE *out
 			"hides the rest, the footer with the unsubscribe link included",
 			post, (double)sent / 1024, NL_HTML_CLIP / 1024);
 	return true;
+}
+
+/*
+ * Before the log or the relay is touched: the post as readers will get it.
+ * Gmail clips an HTML part past about 102 KB, and the footer with the
+ * unsubscribe link goes with the clipped part: refused unless --force.
+ * (The sender renders it again: a few milliseconds, once per post.)
+ */
+enum nl_err nl_cmd_preflight(const struct nl_config *cfg, const struct nl_post *post, bool force, FILE *out)
+{
+	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
+	/* the list's header only: its columns are template fields */
+	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
+					.list_id = cfg->list_id, .post = post, .missing_ok = true};
+	struct nl_recipients *rcpts = NULL;
+	struct nl_campaign *c = NULL;
+	size_t html, sent;
+	enum nl_err e = nl_recipients_open(&ro, &rcpts);
+	o.list = rcpts ? nl_recipients_list(rcpts) : NULL;
+	if (!e)
+		e = nl_campaign_new(&o, &c);
+	if (e) {
+		nl_recipients_close(rcpts);
+		return e;
+	}
+	if (nl_cmd_html_report(c, post->path, out, !force) && !force) {
+		nl_campaign_html_size(c, &html, &sent);
+		e = nl_errf(NL_EDATA, "%s: the HTML part is %.1f KB as sent: Gmail clips messages above "
+			    "%zu KB, hiding the footer and its unsubscribe link; shorten the post, or "
+			    "send anyway with --force", post->path, (double)sent / 1024,
+			    NL_HTML_CLIP / 1024);
+	}
+	if (out)
+		fflush(out);
+	nl_campaign_free(c);
+	nl_recipients_close(rcpts);
+	return e;
 }

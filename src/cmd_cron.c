@@ -255,6 +255,8 @@ static bool send_failed(struct cron *c, const struct nl_sched_post *p, enum nl_e
 				  st->deferred == 1 ? "" : "s", span, p->path));
 	else if (e == NL_EINTERRUPTED)
 		failed(c, nl_errf(e, "%s: interrupted; the next run resumes it", p->path));
+	else if (!strncmp(msg, p->path, strlen(p->path)) && msg[strlen(p->path)] == ':')
+		failed(c, nl_errf(e, "%s", msg));	/* it names the post already */
 	else
 		failed(c, nl_errf(e, "%s: %s", p->path, msg));
 	/* Only a problem of this post's own lets the next one go. */
@@ -271,7 +273,8 @@ static bool send_post(struct cron *c, const struct nl_sched_post *p)
 	enum nl_err e, e2;
 	nl_info("%s: %s \"%s\"", p->path, p->when == NL_WHEN_RESUME ? "resuming" : "sending",
 		p->post->title);
-	if (!(e = nl_sendrun_open(&o, &run)))
+	/* as `send` does, but cron has no --force: a clipped post waits for the writer */
+	if (!(e = nl_cmd_preflight(c->cfg, p->post, false, NULL)) && !(e = nl_sendrun_open(&o, &run)))
 		e = nl_sendrun_go(run, &st);
 	e2 = nl_sendrun_close(run);
 	if (!e)

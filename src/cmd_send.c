@@ -293,43 +293,6 @@ static enum nl_err confirm(const struct send_args *a, const struct nl_config *cf
 	return NL_OK;
 }
 
-/*
- * Before the log or the relay is touched: the post as readers will get it.
- * Gmail clips an HTML part past about 102 KB, and the footer with the
- * unsubscribe link goes with the clipped part: refused unless --force.
- * (The sender renders it again: a few milliseconds, once per post.)
- */
-static enum nl_err preflight(const struct send_args *a, const struct nl_config *cfg,
-			     const struct nl_post *post)
-{
-	struct nl_campaign_opts o = {.cfg = cfg, .post = post, .now = time(NULL)};
-	/* the list's header only: its columns are template fields */
-	struct nl_recipients_opts ro = {.path = cfg->subscribers, .secret = cfg->secret,
-					.list_id = cfg->list_id, .post = post, .missing_ok = true};
-	struct nl_recipients *rcpts = NULL;
-	struct nl_campaign *c = NULL;
-	size_t html, sent;
-	enum nl_err e = nl_recipients_open(&ro, &rcpts);
-	o.list = rcpts ? nl_recipients_list(rcpts) : NULL;
-	if (!e)
-		e = nl_campaign_new(&o, &c);
-	if (e) {
-		nl_recipients_close(rcpts);
-		return e;
-	}
-	if (nl_cmd_html_report(c, post->path, stdout, !a->force) && !a->force) {
-		nl_campaign_html_size(c, &html, &sent);
-		e = nl_errf(NL_EDATA, "%s: the HTML part is %.1f KB as sent: Gmail clips messages above "
-			    "%zu KB, hiding the footer and its unsubscribe link; shorten the post, or "
-			    "send anyway with --force", post->path, (double)sent / 1024,
-			    NL_HTML_CLIP / 1024);
-	}
-	fflush(stdout);
-	nl_campaign_free(c);
-	nl_recipients_close(rcpts);
-	return e;
-}
-
 static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 			   const struct nl_post *post)
 {
@@ -344,7 +307,7 @@ static enum nl_err do_send(const struct send_args *a, struct nl_config *cfg,
 	enum nl_err e, e2;
 	if (a->to && !nl_addr_valid(a->to, strlen(a->to), &why))
 		return nl_errf(NL_EUSAGE, "--to %s: %s", a->to, why);
-	if ((e = preflight(a, cfg, post)))
+	if ((e = nl_cmd_preflight(cfg, post, a->force, stdout)))
 		return e;
 	nl_cmd_signals();
 	if ((e = nl_sendrun_open(&o, &run)))

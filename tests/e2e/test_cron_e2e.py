@@ -579,3 +579,22 @@ def test_contrib_runs_cron_with_the_password_variable_and_the_working_folder():
     assert "password_env: NEWSLETTER_SMTP_PASSWORD" in cfg
     readme = open(os.path.join(ROOT, "README.md")).read()
     assert line[0] in readme and "systemctl --user enable --now newsletter.timer" in readme
+
+
+def test_cron_refuses_a_post_gmail_would_clip_and_sends_the_next():
+    # As `send` without --force: cron is unattended, so a post whose footer
+    # (and unsubscribe link) Gmail would hide waits for the writer.
+    big = "".join(f"Paragraph {i} with some words to fill the message up nicely.\n\n" for i in range(1200))
+    with Workdir(None, subscribers(2)) as w, SmtpServer(w.dir) as srv:
+        setup(w, srv)
+        w.write("posts/big.md", post("Big one", big, date="2026-04-30T09:00:00Z"))
+        write_post(w, "small", "Small one", date="2026-04-30T09:30:00Z")
+        p = cron(w, "2026-04-30T10:00:00Z")
+        assert p.returncode != 0, p
+        errs = [ln for ln in p.stderr.splitlines() if "big.md" in ln]
+        assert len(errs) == 1 and "Gmail clips" in errs[0] and "--force" in errs[0], p.stderr
+        assert errs[0].count("big.md") == 1, errs[0]
+        got = received(srv)
+        assert set(got) == {"Small one"} and sum(got["Small one"].values()) == 2, dict(got)
+        log = open(w.path("sends.log")).read()
+        assert "big" not in "".join(ln.split("\t")[1] for ln in log.splitlines() if "\t" in ln), log
