@@ -72,6 +72,11 @@ enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_pos
 /* The template file to use: the config's templates folder, else the installed one. */
 void nl_campaign_template_path(const struct nl_config *cfg, const char *file, char *path,
 			       size_t cap);
+/* Load the template file as nl_campaign_template_path finds it (its path into
+ * path, cap bytes), and each of its partials ({{> FILE}}) the same way. */
+struct nl_tmpl;
+enum nl_err nl_campaign_load_template(const struct nl_config *cfg, const char *file, bool html,
+				      char *path, size_t cap, struct nl_tmpl **out);
 
 /*
  * Where the web archive keeps the image a post names as url, relative to

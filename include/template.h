@@ -14,7 +14,9 @@
  * (raw), {{#name}}...{{/name}} (shown when name is truthy, once per item of a
  * list), {{^name}}...{{/name}} (shown when falsy), {{! comment }}. Names are
  * dotted paths (publication.name); {{.}} is the current list item. A section
- * or comment tag alone on its line takes the whole line with it.
+ * or comment tag alone on its line takes the whole line with it. {{> FILE}}
+ * is the template FILE from the same folder, in place (templates loaded
+ * from a file only).
  */
 struct nl_tmpl; /* opaque, owned by the caller of nl_tmpl_parse/load */
 
@@ -24,12 +26,22 @@ struct nl_tmpl; /* opaque, owned by the caller of nl_tmpl_parse/load */
 #define NL_TMPL_MAX_FILE (1 << 20)
 #define NL_TMPL_MAX_STEPS 1000000
 #define NL_TMPL_MAX_OUTPUT (64 << 20)
+#define NL_TMPL_MAX_PARTIAL_DEPTH 8
+#define NL_TMPL_MAX_PARTIALS 32
 
 enum nl_err nl_tmpl_parse(const char *name, const char *text, size_t len, bool html,
 			  struct nl_tmpl **out);
-/* Errors name path; anything but a regular file is one. */
+/* Errors name path; anything but a regular file is one. Partials are read beside path. */
 enum nl_err nl_tmpl_load(const char *path, bool html, struct nl_tmpl **out);
+/* Where the partial file lives: its path into path (cap bytes). */
+typedef void (*nl_tmpl_find_fn)(const void *ctx, const char *file, char *path, size_t cap);
+/* As nl_tmpl_load, with partials where find says (NULL: beside path). */
+enum nl_err nl_tmpl_load_with(const char *path, bool html, nl_tmpl_find_fn find, const void *fctx,
+			      struct nl_tmpl **out);
 void nl_tmpl_free(struct nl_tmpl *t);
+/* The files t was read from: 0 is the template itself, then each partial (for caches keyed on them). */
+size_t nl_tmpl_nsources(const struct nl_tmpl *t);
+const char *nl_tmpl_source(const struct nl_tmpl *t, size_t i);
 
 /*
  * Binding a template to a post evaluates everything that is the same for

@@ -455,16 +455,28 @@ void nl_campaign_template_path(const struct nl_config *cfg, const char *file, ch
 		installed_template(file, path, cap);
 }
 
+static void find_partial(const void *ctx, const char *file, char *path, size_t cap)
+{
+	nl_campaign_template_path(ctx, file, path, cap);
+}
+
+enum nl_err nl_campaign_load_template(const struct nl_config *cfg, const char *file, bool html,
+				      char *path, size_t cap, struct nl_tmpl **out)
+{
+	nl_campaign_template_path(cfg, file, path, cap);
+	return nl_tmpl_load_with(path, html, find_partial, cfg, out);
+}
+
 static enum nl_err bind_part(struct nl_campaign *c, struct part *pt, const char *file, bool html,
 			     struct nl_ynode *ctx, const char *content)
 {
 	struct nl_tmpl *t = NULL;
 	enum nl_err e;
 	char path[PATH_MAX];
-	nl_campaign_template_path(c->o.cfg, file, path, sizeof path);
 	if (!html && (e = text_fields(c, ctx)))
 		return e;
-	if ((e = put_str(ctx, "content", content)) || (e = nl_tmpl_load(path, html, &t)))
+	if ((e = put_str(ctx, "content", content)) ||
+	    (e = nl_campaign_load_template(c->o.cfg, file, html, path, sizeof path, &t)))
 		return e;
 	e = nl_tmpl_bind(t, ctx, dyn_field, c, &pt->res);
 	nl_tmpl_free(t);

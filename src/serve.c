@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "addr.h"
 #include "addrmap.h"
 #include "buf.h"
+#include "campaign.h"
 #include "changes.h"
 #include "csv.h"
 #include "datetime.h"
@@ -375,17 +377,15 @@ static enum nl_err page_context(const struct nl_config *cfg, struct nl_ynode **o
 static enum nl_err load_pages(struct server *s)
 {
 	struct nl_ynode *ctx = NULL;
-	struct nl_buf path = NL_BUF_INIT;
+	char path[PATH_MAX];
 	enum nl_err e = page_context(s->cfg, &ctx);
+	/* the config's templates folder, else the installed one, as for the mail */
 	for (size_t i = 0; !e && i < P_N; i++) {
 		struct nl_tmpl *t = NULL;
-		nl_buf_reset(&path);
-		nl_buf_addf(&path, "%s/%s", s->cfg->templates, page_files[i]);
-		if (!(e = nl_buf_err(&path)) && !(e = nl_tmpl_load(path.data, i != P_MAIL, &t)))
+		if (!(e = nl_campaign_load_template(s->cfg, page_files[i], i != P_MAIL, path, sizeof path, &t)))
 			e = nl_tmpl_bind(t, ctx, dyn_field, NULL, &s->pages[i]);
 		nl_tmpl_free(t);
 	}
-	nl_buf_free(&path);
 	nl_ynode_free(ctx);
 	return e;
 }

@@ -656,11 +656,10 @@ static enum nl_err load_templates(struct site *s)
 {
 	char path[PATH_MAX];
 	enum nl_err e;
-	nl_campaign_template_path(s->cfg, "page.html", s->page_path, sizeof s->page_path);
-	if ((e = nl_tmpl_load(s->page_path, true, &s->page_t)))
+	if ((e = nl_campaign_load_template(s->cfg, "page.html", true, s->page_path, sizeof s->page_path,
+					   &s->page_t)))
 		return e;
-	nl_campaign_template_path(s->cfg, "index.html", path, sizeof path);
-	return nl_tmpl_load(path, true, &s->index_t);
+	return nl_campaign_load_template(s->cfg, "index.html", true, path, sizeof path, &s->index_t);
 }
 
 /* Names the site uses for itself: a post there would collide with them. */
@@ -864,7 +863,9 @@ static enum nl_err cache_lookup(struct site *s)
 	fnv(&base, NL_VERSION, sizeof NL_VERSION);
 	fnv_stat(&base, exe, &newest);
 	fnv_stat(&base, s->cfg->path, &newest);
-	fnv_stat(&base, s->page_path, &newest);
+	/* the page template and every partial it includes */
+	for (size_t i = 0; i < nl_tmpl_nsources(s->page_t); i++)
+		fnv_stat(&base, nl_tmpl_source(s->page_t, i), &newest);
 	fnv(&base, s->cfg->base_url, strlen(s->cfg->base_url) + 1);
 	fnv(&base, s->cfg->images_dir, strlen(s->cfg->images_dir) + 1);
 	cache_read(s);

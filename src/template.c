@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "utf8.h"
+
+/* The longest partial file name. */
+#define NL_TMPL_NAME_MAX 200
 
 enum tkind { T_TEXT, T_VAR, T_RAW, T_SEC, T_INV };
 
@@ -17,6 +21,7 @@ struct tnode {
 	char *text;	/* T_TEXT: the text; others: the name */
 	size_t len;
 	int line;
+	unsigned src;	/* the file it came from: nl_tmpl.srcs[src] */
 	size_t end;	/* T_SEC/T_INV: index after the section's last node */
 };
 
@@ -25,6 +30,8 @@ struct nl_tmpl {
 	bool html;
 	struct tnode *nodes;
 	size_t n, cap;
+	char *srcs[NL_TMPL_MAX_PARTIALS + 1];	/* [0] the template, then each partial read */
+	unsigned nsrcs;
 };
 
 /* Parsing state: the open sections, innermost last. */
@@ -32,10 +39,23 @@ struct tparse {
 	struct nl_tmpl *t;
 	size_t open[32];
 	size_t nopen;
+	size_t floor;		/* sections opened outside the file being parsed */
+	unsigned src;		/* the file being parsed */
+	const char *dir;	/* where partials are looked up; NULL: parsed from memory */
+	nl_tmpl_find_fn find;	/* or this finds them */
+	const void *fctx;
+	int depth;		/* partials open */
+	size_t bytes;		/* read so far, the template and its partials */
 };
 
-static enum nl_err add_node(struct nl_tmpl *t, enum tkind k, const char *s, size_t n, int line)
+static const char *src_name(const struct tparse *ps)
 {
+	return ps->t->srcs[ps->src];
+}
+
+static enum nl_err add_node_in(struct tparse *ps, enum tkind k, const char *s, size_t n, int line)
+{
+	struct nl_tmpl *t = ps->t;
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 32;
 		struct tnode *p = realloc(t->nodes, cap * sizeof *p);
@@ -50,6 +70,7 @@ static enum nl_err add_node(struct nl_tmpl *t, enum tkind k, const char *s, size
 	nd->kind = k;
 	nd->len = n;
 	nd->line = line;
+	nd->src = ps->src;
 	nd->end = 0;
 	t->n++;
 	return NL_OK;
@@ -77,7 +98,7 @@ static enum nl_err tag_name(struct tparse *ps, const char *p, size_t n, int line
 			n = 0;
 	}
 	if (!n)
-		return nl_errf(NL_EDATA, "%s:%d: template: bad or empty tag name", ps->t->name, line);
+		return nl_errf(NL_EDATA, "%s:%d: template: bad or empty tag name", src_name(ps), line);
 	out->p = p;
 	out->len = n;
 	return NL_OK;
@@ -85,16 +106,18 @@ static enum nl_err tag_name(struct tparse *ps, const char *p, size_t n, int line
 
 static enum nl_err close_section(struct tparse *ps, struct nl_str name, int line)
 {
-	if (!ps->nopen)
-		return nl_errf(NL_EDATA, "%s:%d: template: {{/%.*s}} closes nothing", ps->t->name,
+	if (ps->nopen <= ps->floor)
+		return nl_errf(NL_EDATA, "%s:%d: template: {{/%.*s}} closes nothing", src_name(ps),
 			       line, (int)name.len, name.p);
 	struct tnode *open = &ps->t->nodes[ps->open[--ps->nopen]];
 	if (open->len != name.len || memcmp(open->text, name.p, name.len))
 		return nl_errf(NL_EDATA, "%s:%d: template: {{/%.*s}} closes {{#%s}} from line %d",
-			       ps->t->name, line, (int)name.len, name.p, open->text, open->line);
+			       src_name(ps), line, (int)name.len, name.p, open->text, open->line);
 	open->end = ps->t->n;
 	return NL_OK;
 }
+
+static enum nl_err partial(struct tparse *ps, struct nl_str name, int line);
 
 static enum nl_err tag(struct tparse *ps, char sigil, const char *p, size_t n, int line)
 {
@@ -109,16 +132,18 @@ static enum nl_err tag(struct tparse *ps, char sigil, const char *p, size_t n, i
 	case '^':
 		if (ps->nopen == NL_ARRAY_LEN(ps->open))
 			return nl_errf(NL_EDATA, "%s:%d: template: sections nested too deeply",
-				       ps->t->name, line);
+				       src_name(ps), line);
 		ps->open[ps->nopen++] = ps->t->n;
-		return add_node(ps->t, sigil == '#' ? T_SEC : T_INV, name.p, name.len, line);
+		return add_node_in(ps, sigil == '#' ? T_SEC : T_INV, name.p, name.len, line);
 	case '/':
 		return close_section(ps, name, line);
+	case '>':
+		return partial(ps, name, line);
 	case '{':
 	case '&':
-		return add_node(ps->t, T_RAW, name.p, name.len, line);
+		return add_node_in(ps, T_RAW, name.p, name.len, line);
 	default:
-		return add_node(ps->t, ps->t->html ? T_VAR : T_RAW, name.p, name.len, line);
+		return add_node_in(ps, ps->t->html ? T_VAR : T_RAW, name.p, name.len, line);
 	}
 }
 
@@ -151,20 +176,20 @@ static enum nl_err parse(struct tparse *ps, const char *text, size_t len)
 	while (p < end) {
 		const char *open = memmem(p, (size_t)(end - p), "{{", 2);
 		if (!open)
-			return add_node(ps->t, T_TEXT, p, (size_t)(end - p), line);
+			return add_node_in(ps, T_TEXT, p, (size_t)(end - p), line);
 		bool triple = open + 2 < end && open[2] == '{';
 		const char *in = open + (triple ? 3 : 2);
 		const char *close = memmem(in, (size_t)(end - in), triple ? "}}}" : "}}", triple ? 3 : 2);
 		int tline = line + count_lines(p, open);
 		if (!close)
-			return nl_errf(NL_EDATA, "%s:%d: template: unclosed '{{'", ps->t->name, tline);
+			return nl_errf(NL_EDATA, "%s:%d: template: unclosed '{{'", src_name(ps), tline);
 		char sigil = triple ? '{' : *in;
-		if (!triple && strchr("#^/!&", sigil))
+		if (!triple && strchr("#^/!&>", sigil))
 			in++;
 		const char *from = open, *to = close + (triple ? 3 : 2);
-		if (strchr("#^/!", sigil))
+		if (strchr("#^/!>", sigil))
 			standalone(text, end, &from, &to);
-		if (from > p && (e = add_node(ps->t, T_TEXT, p, (size_t)(from - p), line)))
+		if (from > p && (e = add_node_in(ps, T_TEXT, p, (size_t)(from - p), line)))
 			return e;
 		if ((e = tag(ps, sigil, in, (size_t)(close - in), tline)))
 			return e;
@@ -174,34 +199,52 @@ static enum nl_err parse(struct tparse *ps, const char *text, size_t len)
 	return NL_OK;
 }
 
-enum nl_err nl_tmpl_parse(const char *name, const char *text, size_t len, bool html,
-			  struct nl_tmpl **out)
+/* Parse one file's text (the template's or a partial's) into ps->t. */
+static enum nl_err parse_text(struct tparse *ps, const char *text, size_t len)
+{
+	size_t bad;
+	enum nl_err e;
+	if (!nl_utf8_valid(text, len, &bad)) {
+		int line, col;
+		nl_text_pos(text, bad, &line, &col);
+		return nl_errf(NL_EDATA, "%s:%d:%d: template: invalid UTF-8", src_name(ps), line, col);
+	}
+	if ((e = parse(ps, text, len)))
+		return e;
+	if (ps->nopen > ps->floor) {
+		const struct tnode *o = &ps->t->nodes[ps->open[ps->nopen - 1]];
+		return nl_errf(NL_EDATA, "%s:%d: template: section {{#%s}} is never closed", src_name(ps),
+			       o->line, o->text);
+	}
+	return NL_OK;
+}
+
+static enum nl_err parse_root(const char *name, const char *dir, nl_tmpl_find_fn find, const void *fctx,
+			      const char *text, size_t len, bool html, struct nl_tmpl **out)
 {
 	struct nl_tmpl *t = calloc(1, sizeof *t);
-	struct tparse ps = {.t = t};
+	struct tparse ps = {.t = t, .dir = dir, .find = find, .fctx = fctx, .bytes = len};
 	enum nl_err e;
-	size_t bad;
 	*out = NULL;
 	if (!t || !(t->name = strdup(name))) {
 		free(t);
 		return nl_errf(NL_ENOMEM, "out of memory");
 	}
+	t->srcs[0] = t->name;
+	t->nsrcs = 1;
 	t->html = html;
-	if (!nl_utf8_valid(text, len, &bad)) {
-		int line, col;
-		nl_text_pos(text, bad, &line, &col);
-		e = nl_errf(NL_EDATA, "%s:%d:%d: template: invalid UTF-8", name, line, col);
-	} else if (!(e = parse(&ps, text, len)) && ps.nopen) {
-		const struct tnode *o = &t->nodes[ps.open[ps.nopen - 1]];
-		e = nl_errf(NL_EDATA, "%s:%d: template: section {{#%s}} is never closed", name,
-			    o->line, o->text);
-	}
-	if (e) {
+	if ((e = parse_text(&ps, text, len))) {
 		nl_tmpl_free(t);
 		return e;
 	}
 	*out = t;
 	return NL_OK;
+}
+
+enum nl_err nl_tmpl_parse(const char *name, const char *text, size_t len, bool html,
+			  struct nl_tmpl **out)
+{
+	return parse_root(name, NULL, NULL, NULL, text, len, html, out);
 }
 
 /* Read a template file whole: a folder or device in its place is an error
@@ -227,20 +270,99 @@ static enum nl_err read_file(const char *path, FILE *f, struct nl_buf *b)
 	return nl_buf_err(b);
 }
 
-enum nl_err nl_tmpl_load(const char *path, bool html, struct nl_tmpl **out)
+static enum nl_err read_path(const char *path, struct nl_buf *b)
 {
-	struct nl_buf b = NL_BUF_INIT;
 	enum nl_err e;
 	FILE *f = fopen(path, "rb");
-	*out = NULL;
 	if (!f)
 		return nl_errf(NL_ENOINPUT, "%s: cannot open template: %s", path, strerror(errno));
-	e = read_file(path, f, &b);
+	e = read_file(path, f, b);
 	fclose(f);
-	if (!e)
-		e = nl_tmpl_parse(path, b.data, b.len, html, out);
-	nl_buf_free(&b);
 	return e;
+}
+
+/*
+ * {{> NAME}}: the template file NAME from the including template's folder,
+ * parsed in place (so a writer restyles a page head shared by several pages
+ * once). NAME is a plain file name (no folder, not hidden); its sections
+ * open and close inside it; partials nest at most NL_TMPL_MAX_PARTIAL_DEPTH
+ * deep (a partial that includes itself stops there), at most
+ * NL_TMPL_MAX_PARTIALS are read, and all the text read together stays
+ * within NL_TMPL_MAX_FILE.
+ */
+static enum nl_err partial(struct tparse *ps, struct nl_str name, int line)
+{
+	struct nl_buf path = NL_BUF_INIT, text = NL_BUF_INIT;
+	struct tparse sub = *ps;
+	enum nl_err e;
+	if (!ps->dir)
+		return nl_errf(NL_EDATA, "%s:%d: template: {{> %.*s}}: partials need a template file",
+			       src_name(ps), line, (int)name.len, name.p);
+	if (name.p[0] == '.' || name.len > NL_TMPL_NAME_MAX)
+		return nl_errf(NL_EDATA, "%s:%d: template: {{> %.*s}}: a partial is a plain file name "
+			       "beside the template", src_name(ps), line, (int)name.len, name.p);
+	if (ps->depth >= NL_TMPL_MAX_PARTIAL_DEPTH || ps->t->nsrcs > NL_TMPL_MAX_PARTIALS)
+		return nl_errf(NL_EDATA, "%s:%d: template: {{> %.*s}}: partials nested more than %d deep "
+			       "or more than %d in all (does one include itself?)", src_name(ps), line,
+			       (int)name.len, name.p, NL_TMPL_MAX_PARTIAL_DEPTH, NL_TMPL_MAX_PARTIALS);
+	if (ps->find) {
+		char file[NL_TMPL_NAME_MAX + 1], found[PATH_MAX];
+		snprintf(file, sizeof file, "%.*s", (int)name.len, name.p);
+		ps->find(ps->fctx, file, found, sizeof found);
+		nl_buf_adds(&path, found);
+	} else {
+		nl_buf_addf(&path, "%s/%.*s", ps->dir, (int)name.len, name.p);
+	}
+	if (!(e = nl_buf_err(&path)) && !(e = read_path(path.data, &text)) &&
+	    ps->bytes + text.len > NL_TMPL_MAX_FILE)
+		e = nl_errf(NL_EDATA, "%s:%d: template: with its partials larger than %d bytes",
+			    src_name(ps), line, NL_TMPL_MAX_FILE);
+	if (!e && !(ps->t->srcs[ps->t->nsrcs] = strdup(path.data)))
+		e = nl_errf(NL_ENOMEM, "out of memory");
+	if (!e) {
+		sub.src = ps->t->nsrcs++;
+		sub.floor = ps->nopen;
+		sub.depth = ps->depth + 1;
+		sub.bytes = ps->bytes + text.len;
+		e = parse_text(&sub, text.data, text.len);
+		ps->bytes = sub.bytes;
+	}
+	nl_buf_free(&path);
+	nl_buf_free(&text);
+	return e;
+}
+
+enum nl_err nl_tmpl_load(const char *path, bool html, struct nl_tmpl **out)
+{
+	return nl_tmpl_load_with(path, html, NULL, NULL, out);
+}
+
+enum nl_err nl_tmpl_load_with(const char *path, bool html, nl_tmpl_find_fn find, const void *fctx,
+			      struct nl_tmpl **out)
+{
+	struct nl_buf b = NL_BUF_INIT, dir = NL_BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	enum nl_err e;
+	*out = NULL;
+	if (slash)
+		nl_buf_add(&dir, path, (size_t)(slash - path) + (slash == path));
+	else
+		nl_buf_adds(&dir, ".");
+	if (!(e = nl_buf_err(&dir)) && !(e = read_path(path, &b)))
+		e = parse_root(path, dir.data, find, fctx, b.data, b.len, html, out);
+	nl_buf_free(&b);
+	nl_buf_free(&dir);
+	return e;
+}
+
+size_t nl_tmpl_nsources(const struct nl_tmpl *t)
+{
+	return t->nsrcs;
+}
+
+const char *nl_tmpl_source(const struct nl_tmpl *t, size_t i)
+{
+	return i < t->nsrcs ? t->srcs[i] : NULL;
 }
 
 void nl_tmpl_free(struct nl_tmpl *t)
@@ -250,6 +372,8 @@ void nl_tmpl_free(struct nl_tmpl *t)
 	for (size_t i = 0; i < t->n; i++)
 		free(t->nodes[i].text);
 	free(t->nodes);
+	for (unsigned i = 1; i < t->nsrcs; i++)
+		free(t->srcs[i]);
 	free(t->name);
 	free(t);
 }
@@ -333,7 +457,7 @@ static enum nl_err add_lit(struct nl_residual *r, const char *s, size_t n, bool 
 
 static enum nl_err unknown(struct bind *b, const struct tnode *nd)
 {
-	return nl_errf(NL_EDATA, "%s:%d: template: unknown variable '%s'", b->t->name, nd->line,
+	return nl_errf(NL_EDATA, "%s:%d: template: unknown variable '%s'", b->t->srcs[nd->src], nd->line,
 		       nd->text);
 }
 
@@ -388,7 +512,7 @@ static enum nl_err bind_section(struct bind *b, const struct tnode *nd, size_t i
 	if (nd->kind == T_INV || !truthy)
 		return nd->kind == T_INV && !truthy ? bind_range(b, i + 1, nd->end) : NL_OK;
 	if (b->nscope == NL_ARRAY_LEN(b->scope))
-		return nl_errf(NL_EDATA, "%s:%d: template: nested too deeply", b->t->name, nd->line);
+		return nl_errf(NL_EDATA, "%s:%d: template: nested too deeply", b->t->srcs[nd->src], nd->line);
 	size_t items = v->kind == NL_Y_SEQ ? v->n : 1;
 	for (size_t k = 0; k < items; k++) {
 		b->scope[b->nscope++] = v->kind == NL_Y_SEQ ? v->items[k] : v;
@@ -406,11 +530,11 @@ static enum nl_err too_big(struct bind *b, const struct tnode *nd)
 {
 	if (++b->steps > NL_TMPL_MAX_STEPS)
 		return nl_errf(NL_EDATA, "%s:%d: template: expands to more than %d steps "
-			       "(sections over lists nested too deep?)", b->t->name, nd->line,
+			       "(sections over lists nested too deep?)", b->t->srcs[nd->src], nd->line,
 			       NL_TMPL_MAX_STEPS);
 	if (b->r->lits.len > NL_TMPL_MAX_OUTPUT)
 		return nl_errf(NL_EDATA, "%s:%d: template: expands to more than %d bytes",
-			       b->t->name, nd->line, NL_TMPL_MAX_OUTPUT);
+			       b->t->srcs[nd->src], nd->line, NL_TMPL_MAX_OUTPUT);
 	return NL_OK;
 }
 

@@ -335,7 +335,7 @@ def test_a_failing_build_leaves_the_old_site_whole():
         # A template with a reader's field is refused: pages have no personal data.
         w.write("posts/issue2/pics/caf\u00e9.png", PNG, "wb")
         os.makedirs(w.path("tpl"))
-        for n in ("email.html", "email.txt", "index.html"):
+        for n in ("email.html", "email.txt", "index.html", "site-style.html"):
             shutil.copy(os.path.join(nl.TEMPLATES, n), w.path("tpl/" + n))
         with open(os.path.join(nl.TEMPLATES, "page.html")) as f:
             w.write("tpl/page.html", f.read().replace("</main>", "{{subscriber.email}}</main>"))
@@ -479,7 +479,7 @@ def test_the_render_cache_never_keeps_a_stale_page():
     to the page in the folder, renders it again."""
     with Workdir(None, SUBS) as w:
         os.makedirs(w.path("tpl"))
-        for n in ("email.html", "email.txt", "index.html", "page.html"):
+        for n in ("email.html", "email.txt", "index.html", "page.html", "site-style.html"):
             shutil.copy(os.path.join(nl.TEMPLATES, n), w.path("tpl/" + n))
         w.write_config({"posts": "posts", "templates": "tpl"})
         for i in range(30):
@@ -518,6 +518,18 @@ def test_the_render_cache_never_keeps_a_stale_page():
         age()
         site(w)
         assert all("template mark" in page(i) for i in range(30))
+        # A partial the template includes ({{> site-style.html}}): first a cache
+        # that is trusted (inputs older than the build by more than a second) ...
+        age()
+        time.sleep(2.2)
+        site(w)
+        assert "(10 pages kept unrendered)" in site(w).stdout
+        # ... then only the partial changes.
+        with open(w.path("tpl/site-style.html")) as f:
+            w.write("tpl/site-style.html", f.read().replace("</style>", ".partial-mark{}</style>"))
+        time.sleep(2.2)
+        site(w)
+        assert all(".partial-mark{}" in page(i) for i in range(30))
         # The page itself, changed in the folder.
         site(w)
         w.write("site/p05/index.html", "garbage")

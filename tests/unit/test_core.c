@@ -190,6 +190,97 @@ static void test_addrmap(void)
 	nl_addrmap_free(&m);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	T_CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Load dir/name and bind it to yaml; the output, or NULL with the error in *err. */
+static char *render_file(const char *dir, const char *name, const char *yaml, enum nl_err *err)
+{
+	char path[256];
+	struct nl_tmpl *t = NULL;
+	struct nl_ynode *ctx = NULL;
+	struct nl_residual *r = NULL;
+	struct nl_buf out = NL_BUF_INIT;
+	const char *fields[2] = {"N", "U"};
+	char *s = NULL;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(*err = nl_tmpl_load(path, true, &t)) &&
+	    !(*err = nl_ynode_parse("ctx", yaml, strlen(yaml), 1, &ctx)) &&
+	    !(*err = nl_tmpl_bind(t, ctx, dyn, NULL, &r))) {
+		nl_residual_eval(r, fields, &out);
+		s = nl_buf_detach(&out, NULL);
+	}
+	nl_residual_free(r);
+	nl_ynode_free(ctx);
+	nl_tmpl_free(t);
+	return s;
+}
+
+/* {{> FILE}}: a file beside the template, in place; its own sections; errors name it. */
+static void test_partials(void)
+{
+	char dir[] = "/tmp/nl-partials-XXXXXX";
+	enum nl_err e;
+	char *s;
+	T_CHECK(mkdtemp(dir) != NULL);
+	put_file(dir, "head.html", "<h1>{{title}}</h1>\n{{#items}}[{{.}}]{{/items}}\n");
+	put_file(dir, "page.html", "<p>\n  {{> head.html}}\n{{subscriber.name}} {{> foot.html}}</p>\n");
+	put_file(dir, "foot.html", "<i>{{> sign.html}}</i>");
+	put_file(dir, "sign.html", "{{title}}!");
+	s = render_file(dir, "page.html", "title: A&B\nitems: [x, y]\n", &e);
+	T_STREQ(s, "<p>\n<h1>A&amp;B</h1>\n[x][y]\nN <i>A&amp;B!</i></p>\n");
+	free(s);
+	/* an unknown variable inside a partial names the partial's file and line */
+	put_file(dir, "bad.html", "ok\n{{nope}}\n");
+	put_file(dir, "usebad.html", "{{> bad.html}}");
+	T_CHECK(render_file(dir, "usebad.html", "title: t\n", &e) == NULL && e == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "/bad.html:2: template: unknown variable 'nope'") != NULL);
+	/* a partial that includes itself stops at the depth wall */
+	put_file(dir, "loop.html", "x{{> loop.html}}");
+	T_CHECK(render_file(dir, "loop.html", "title: t\n", &e) == NULL && e == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "nested more than 8 deep") != NULL);
+	/* a section may not open in one file and close in another */
+	put_file(dir, "open.html", "{{#items}}");
+	put_file(dir, "useopen.html", "{{> open.html}}{{/items}}");
+	T_CHECK(render_file(dir, "useopen.html", "items: [a]\n", &e) == NULL && e == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "open.html:1: template: section {{#items}} is never closed") != NULL);
+	put_file(dir, "close.html", "{{/items}}");
+	put_file(dir, "useclose.html", "{{#items}}{{> close.html}}");
+	T_CHECK(render_file(dir, "useclose.html", "items: [a]\n", &e) == NULL && e == NL_EDATA);
+	T_CHECK(strstr(nl_errmsg(), "close.html:1: template: {{/items}} closes nothing") != NULL);
+	/* plain file names beside the template only; a missing one is named */
+	put_file(dir, "hidden.html", "{{> .secret}}");
+	T_CHECK(render_file(dir, "hidden.html", "a: 1\n", &e) == NULL && e == NL_EDATA);
+	put_file(dir, "up.html", "{{> ../etc}}");
+	T_CHECK(render_file(dir, "up.html", "a: 1\n", &e) == NULL && e == NL_EDATA);
+	put_file(dir, "slash.html", "{{> sub/x.html}}");
+	T_CHECK(render_file(dir, "slash.html", "a: 1\n", &e) == NULL && e == NL_EDATA);
+	put_file(dir, "missing.html", "{{> gone.html}}");
+	T_CHECK(render_file(dir, "missing.html", "a: 1\n", &e) == NULL && e == NL_ENOINPUT);
+	T_CHECK(strstr(nl_errmsg(), "/gone.html: cannot open template") != NULL);
+	/* from memory there is no folder to look in */
+	struct nl_tmpl *t = NULL;
+	T_CHECK(nl_tmpl_parse("m.html", "{{> head.html}}", 15, true, &t) == NL_EDATA && !t);
+	const char *names[] = {"head.html", "page.html", "foot.html", "sign.html", "bad.html", "usebad.html",
+			       "loop.html", "open.html", "useopen.html", "close.html", "useclose.html",
+			       "hidden.html", "up.html", "slash.html", "missing.html"};
+	for (size_t i = 0; i < NL_ARRAY_LEN(names); i++) {
+		char path[256];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void test_count_lines(void)
 {
 	char dir[] = "/tmp/nl-lines-XXXXXX", path[64];
@@ -215,6 +306,7 @@ int main(void)
 	test_utf8();
 	test_csv();
 	test_template();
+	test_partials();
 	test_addrmap();
 	test_count_lines();
 	return t_done();
