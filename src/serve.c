@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "campaign.h"
 #include "changes.h"
+#include "dkim.h"
 #include "csv.h"
 #include "datetime.h"
 #include "hashmap.h"
@@ -101,6 +102,7 @@ struct server {
 	size_t mq_len;
 	bool mail_stop;
 	pthread_t mailer;
+	struct nl_dkim *dkim;			/* signs confirmation mail as `send` signs posts; NULL: no dkim block */
 };
 
 /* A request's body, gathered before the answer. */
@@ -549,6 +551,8 @@ static enum nl_err build_mail(struct server *s, const struct mailjob *jb, struct
 	    !(e = nl_message_hdr_raw(m, NL_HDR_APPEND, "Content-Type", "text/plain; charset=utf-8")) &&
 	    !(e = nl_message_hdr_raw(m, NL_HDR_APPEND, "Content-Transfer-Encoding", "quoted-printable")) &&
 	    !(e = nl_message_set_envelope_from(m, cfg->bounce_address))) {
+		/* signed like the posts: a domain that publishes DMARC p=reject needs it */
+		nl_message_set_signer(m, s->dkim ? nl_dkim_sign : NULL, s->dkim);
 		nl_qp_encode(nl_message_body_buf(m), body, strlen(body), false);
 		nl_buf_reset(&j->msg);
 		e = nl_message_finalize(m, &j->msg, j->envelope_from, sizeof j->envelope_from);
@@ -1041,6 +1045,7 @@ static void server_free(struct server *s)
 	}
 	for (size_t i = 0; i < P_N; i++)
 		nl_residual_free(s->pages[i]);
+	nl_dkim_free(s->dkim);
 	index_free(s->ix);
 	nl_changes_free(s->seen);
 	nl_changelog_close(s->log);
@@ -1073,7 +1078,8 @@ static enum nl_err server_new(const struct nl_serve_opts *o, struct server **out
 	pthread_mutex_init(&s->rate_mu, NULL);
 	pthread_mutex_init(&s->mail_mu, NULL);
 	pthread_cond_init(&s->mail_cv, NULL);
-	if ((e = set_paths(s)) || (e = load_pages(s)) || (e = index_build(s, &s->ix)) ||
+	if ((e = set_paths(s)) || (e = load_pages(s)) || (e = nl_dkim_load(s->cfg, &s->dkim)) ||
+	    (e = index_build(s, &s->ix)) ||
 	    (e = nl_changelog_open(s->changes_path, &s->log)))
 		goto fail;
 	if (!(s->seen = nl_changes_new())) {

@@ -209,3 +209,21 @@ def test_parallel_connections_and_a_retry_sign_each_message_once():
             [f"r{i:03d}@example.test" for i in range(39)] + ["flaky@example.test"]), got[:1]
         for _, raw in got:
             check_signed(raw, recs)
+
+
+def test_serve_confirmation_mail_is_signed_like_the_posts():
+    # A domain publishing DMARC p=reject needs every message signed, the
+    # signup confirmation included.
+    need_tools()
+    from test_serve_e2e import Serve
+    with Workdir(None, "email,name\nada@example.org,Ada\n") as w, SmtpServer(w.dir) as srv:
+        recs = make_keys(w)
+        dkim_config(w, srv, "both")
+        with Serve(w) as s:
+            code, body = s.req("/subscribe", data="email=new@example.test&name=New&website=")
+            assert code == 200, body
+            from smtpserver import wait_until
+            wait_until(lambda: srv.messages(), 20, what="the confirmation message")
+        (tx, raw), = srv.messages()
+        assert tx["rcpt_tos"] == ["new@example.test"], tx
+        check_signed(raw, recs, n=2)
