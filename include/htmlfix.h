@@ -20,11 +20,12 @@
  *  - every table in a box that scrolls sideways, so a wide table never
  *    widens the message;
  *  - task-list checkboxes (dropped by Gmail and Outlook) as U+2610/U+2611;
- *  - footnotes under a thin rule with a "Notes" label, without back-links
+ *  - footnotes under a thin rule with a label (notes_label, HTML-escaped;
+ *    NULL: "Notes"), without back-links
  *    and without the #fn links that most clients cannot follow;
  *  - alt="" on an author's <img> without alt, so screen readers skip it.
  * Only reads in; out's failure is sticky (nl_buf_err).
  */
-void nl_html_email(const char *in, size_t n, struct nl_buf *out);
+void nl_html_email(const char *in, size_t n, const char *notes_label, struct nl_buf *out);
 
 #endif

@@ -28,4 +28,10 @@ const char *nl_lang_dir(const char *tag);
  */
 void nl_lang_long_date(time_t t, const char *tag, char *out, size_t size);
 
+/* The few words the program itself puts into a post: the label over its
+ * footnotes and over its list of links, in the language (English for one it
+ * does not know). A static string. */
+enum nl_lang_word { NL_WORD_NOTES, NL_WORD_LINKS };
+const char *nl_lang_word(const char *tag, enum nl_lang_word w);
+
 #endif

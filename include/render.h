@@ -26,6 +26,8 @@ struct nl_render_opts {
 	 * sets *width and *height to the size the HTML should give it (both 0, or
 	 * a NULL callback: no width and height attributes). */
 	void (*image_size)(void *ctx, const char *url, int line, unsigned *width, unsigned *height);
+	/* The text part's labels over its notes and its links (NULL: "Notes", "Links"). */
+	const char *notes_label, *links_label;
 };
 
 /*

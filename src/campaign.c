@@ -324,6 +324,14 @@ static enum nl_err put_str(struct nl_ynode *map, const char *key, const char *v)
 	return nl_ynode_put(map, key, nl_ynode_scalar(v));
 }
 
+/* The post's language (front matter lang), else the publication's, else "en". */
+static const char *post_lang(const struct nl_config *cfg, const struct nl_post *p)
+{
+	const struct nl_ynode *pub = nl_ynode_get(cfg->root, "publication");
+	const struct nl_ynode *pl = pub ? nl_ynode_get(pub, "language") : NULL;
+	return p->lang && *p->lang ? p->lang : pl && pl->kind == NL_Y_SCALAR && *pl->text ? pl->text : "en";
+}
+
 static enum nl_err build_context(struct nl_campaign *c, struct nl_ynode **out)
 {
 	return nl_campaign_context(c->o.cfg, c->o.post, out);
@@ -350,9 +358,7 @@ enum nl_err nl_campaign_context(const struct nl_config *cfg, const struct nl_pos
 		return e;
 	}
 	/* The post's language and direction, else the publication's: {{lang}}, {{dir}}. */
-	const struct nl_ynode *pl = nl_ynode_get(pub, "language");
-	const char *lang = p->lang && *p->lang ? p->lang
-			 : pl && pl->kind == NL_Y_SCALAR && *pl->text ? pl->text : "en";
+	const char *lang = post_lang(cfg, p);
 	const char *dir = p->direction && *p->direction ? p->direction : nl_lang_dir(lang);
 	if (p->date != (time_t)-1)
 		nl_lang_long_date(p->date, lang, when, sizeof when);
@@ -511,14 +517,17 @@ static void free_part(struct part *pt)
 
 static enum nl_err build_parts(struct nl_campaign *c)
 {
+	const char *lang = post_lang(c->o.cfg, c->o.post);
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, styled = NL_BUF_INIT;
 	struct nl_ynode *ctx = NULL;
 	struct nl_render_opts ro = {.unsafe_html = c->o.cfg->allow_html, .wrap = 72,
 				    .image = image_cb, .image_ctx = c, .name = c->o.post->path,
-				    .first_line = c->o.post->body_line, .image_size = image_size_cb};
+				    .first_line = c->o.post->body_line, .image_size = image_size_cb,
+				    .notes_label = nl_lang_word(lang, NL_WORD_NOTES),
+				    .links_label = nl_lang_word(lang, NL_WORD_LINKS)};
 	enum nl_err e = nl_render(c->o.post->body, c->o.post->body_len, &ro, &html, &text);
 	if (!e) /* inline styles, scrolling tables, email-safe task lists and notes */
-		nl_html_email(html.data, html.len, &styled);
+		nl_html_email(html.data, html.len, ro.notes_label, &styled);
 	if (!e && !(e = nl_buf_err(&styled)) && !(e = nl_buf_err(&text)) && !(e = build_context(c, &ctx)))
 		if (!(e = bind_part(c, &c->html, "email.html", true, ctx, styled.data)))
 			e = bind_part(c, &c->text, "email.txt", false, ctx, text.data);

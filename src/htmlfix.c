@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "nl.h"
+#include "template.h"
 
 /*
  * Mail clients drop or rewrite <style> more often than not (Gmail's apps
@@ -75,10 +76,11 @@ static const char fn_section[] = "<section class=\"footnotes\" data-footnotes>";
 #define NOTES_OPEN                                                                            \
 	"<div style=\"margin:32px 0 0;font-size:15px\">"                                      \
 	"<hr style=\"border:0;border-top:1px solid #ddd;margin:0 0 8px;width:33%\">"          \
-	"<p style=\"margin:0 0 8px;font-weight:bold\">Notes</p>"
+	"<p style=\"margin:0 0 8px;font-weight:bold\">"
 
 struct fix {
 	const char *p, *end;
+	const char *notes_label;
 	const char *notes_end; /* the footnotes' closing </section>, or NULL */
 	bool in_ref;	       /* inside a footnote mark's <a>, which is dropped */
 	size_t tables;	       /* TABLE_BOXes open: an author's stray </table> closes none */
@@ -284,6 +286,8 @@ static bool special(struct fix *f)
 		skip_link(f);
 	} else if (has(f, fn_section, sizeof fn_section - 1)) {
 		nl_buf_adds(f->out, NOTES_OPEN);
+		nl_html_escape(f->out, f->notes_label, strlen(f->notes_label));
+		nl_buf_adds(f->out, "</p>");
 		f->p += sizeof fn_section - 1;
 	} else if (f->p == f->notes_end) {
 		nl_buf_adds(f->out, "</div>");
@@ -322,9 +326,9 @@ static const char *find_notes_end(const char *in, size_t n)
 	return last;
 }
 
-void nl_html_email(const char *in, size_t n, struct nl_buf *out)
+void nl_html_email(const char *in, size_t n, const char *notes_label, struct nl_buf *out)
 {
-	struct fix f = {in, in + n, find_notes_end(in, n), false, 0, out};
+	struct fix f = {in, in + n, notes_label ? notes_label : "Notes", find_notes_end(in, n), false, 0, out};
 	const char *lt;
 
 	while (f.p < f.end && (lt = memchr(f.p, '<', (size_t)(f.end - f.p)))) {

@@ -155,3 +155,23 @@ void nl_lang_long_date(time_t t, const char *tag, char *out, size_t size)
 	}
 	snprintf(out, size, "%04d-%02d-%02d", y, tm.tm_mon + 1, d); /* neutral: ISO 8601 */
 }
+
+/* The headings over a post's notes and links, as the language says them. */
+static const struct {
+	const char *lang, *notes, *links;
+} labels[] = {
+	{"ar", "ملاحظات", "روابط"},	{"de", "Anmerkungen", "Links"}, {"es", "Notas", "Enlaces"},
+	{"fr", "Notes", "Liens"},	{"it", "Note", "Link"},		{"ja", "注", "リンク"},
+	{"ko", "주석", "링크"},		{"nl", "Noten", "Links"},	{"pt", "Notas", "Links"},
+	{"zh", "注释", "链接"},
+};
+
+const char *nl_lang_word(const char *tag, enum nl_lang_word w)
+{
+	char lang[9];
+	primary(tag && *tag ? tag : "en", lang);
+	for (size_t i = 0; i < sizeof labels / sizeof *labels; i++)
+		if (!strcmp(lang, labels[i].lang))
+			return w == NL_WORD_NOTES ? labels[i].notes : labels[i].links;
+	return w == NL_WORD_NOTES ? "Notes" : "Links";
+}

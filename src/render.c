@@ -821,7 +821,7 @@ static void block(struct txt *t, cmark_node *n, int width, int depth, struct nl_
 
 /* ---- the document ---- */
 
-static void footnotes(struct txt *t, cmark_node *doc, struct nl_buf *out)
+static void footnotes(struct txt *t, cmark_node *doc, const char *label, struct nl_buf *out)
 {
 	int num = 0;
 
@@ -831,7 +831,7 @@ static void footnotes(struct txt *t, cmark_node *doc, struct nl_buf *out)
 		if (cmark_node_get_type(n) != CMARK_NODE_FOOTNOTE_DEFINITION)
 			continue;
 		if (!num)
-			nl_buf_adds(out, "Notes:\n");
+			nl_buf_addf(out, "%s:\n", label);
 		/* cmark-gfm sorts definitions by first reference and numbers them so */
 		snprintf(def, sizeof def, "%d", ++num);
 		if (!(k = footnote_number(t, def))) {
@@ -843,7 +843,7 @@ static void footnotes(struct txt *t, cmark_node *doc, struct nl_buf *out)
 	}
 }
 
-static void link_list(const struct txt *t, struct nl_buf *out)
+static void link_list(const struct txt *t, const char *label, struct nl_buf *out)
 {
 	bool any = false;
 
@@ -851,7 +851,7 @@ static void link_list(const struct txt *t, struct nl_buf *out)
 		if (t->urls[i][0] == '\n') /* a footnote, listed under Notes */
 			continue;
 		if (!any)
-			nl_buf_adds(out, "Links:\n");
+			nl_buf_addf(out, "%s:\n", label);
 		any = true;
 		nl_buf_addf(out, "[%zu] %s\n", i + 1, t->urls[i]);
 	}
@@ -901,8 +901,8 @@ static enum nl_err render_text(cmark_node *doc, const struct nl_render_opts *o,
 	enum nl_err err;
 
 	blocks(&t, doc, t.wrap, 0, false, &body);
-	footnotes(&t, doc, &notes);
-	link_list(&t, &links);
+	footnotes(&t, doc, o->notes_label ? o->notes_label : "Notes", &notes);
+	link_list(&t, o->links_label ? o->links_label : "Links", &links);
 	add_section(&body, &notes);
 	add_section(&body, &links);
 	finish(&body, text);

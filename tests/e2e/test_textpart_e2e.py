@@ -97,6 +97,20 @@ def test_footnotes_deep_headings_and_task_lists_in_text():
         assert "[ ]" not in text and "[x]" not in text
 
 
+
+def test_notes_and_links_labels_follow_the_post_language():
+    body = "Ein Satz[^a] mit [Link](https://l.example/).\n\n[^a]: Die Anmerkung.\n"
+    want = {"de": ("Anmerkungen", "Links"), "ja": ("注", "リンク"), "ar": ("ملاحظات", "روابط"),
+            "fr": ("Notes", "Liens"), "sw": ("Notes", "Links")}  # sw: a language without words here
+    for lang, (notes, links) in want.items():
+        with Workdir(None, SUBS) as w:
+            w.write("p.md", post("T", body, lang=lang))
+            _, msg = one_message(w)
+            text, html = parts(msg)
+            assert f"\n{notes}:\n[1] Die Anmerkung.\n" in text, (lang, text)
+            assert f"\n{links}:\n[2] https://l.example/\n" in text, (lang, text)
+            assert re.search(r'font-weight:bold">' + re.escape(notes) + "</p>", html), (lang, html[-3000:])
+
 # ---- header folding ----
 
 LONG_TITLE = ("A very long title for a newsletter issue that goes on and on, with "

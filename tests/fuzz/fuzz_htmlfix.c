@@ -52,14 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!nl_utf8_valid(md, size, &bad))
 		return 0;
-	struct nl_render_opts o = {true, 0, NULL, NULL, "fuzz.md", 1, size_of};
+	struct nl_render_opts o = {true, 0, NULL, NULL, "fuzz.md", 1, size_of, NULL, NULL};
 	struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT, out = NL_BUF_INIT;
 	/* the raw input too: an author's HTML reaches the fixer as written */
-	nl_html_email(md, size, &out);
+	nl_html_email(md, size, NULL, &out);
 	check(md, size, &out);
 	nl_buf_reset(&out);
 	if (!nl_render(md, size, &o, &html, &text)) {
-		nl_html_email(html.data, html.len, &out);
+		nl_html_email(html.data, html.len, "Notes & <more>", &out);
 		check(html.data, html.len, &out);
 	}
 	nl_buf_free(&html);

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int pass = 0; pass < 2; pass++) {
 		int images = 0;
 		struct nl_render_opts o = {pass == 1, (flags >> 1) & 63, (flags & 1) ? image : NULL,
-					   &images, "fuzz.md", 4, NULL};
+					   &images, "fuzz.md", 4, NULL, NULL, NULL};
 		struct nl_buf html = NL_BUF_INIT, text = NL_BUF_INIT;
 		nl_buf_adds(&html, "keep");
 		enum nl_err e = nl_render(md, size, &o, &html, &text);

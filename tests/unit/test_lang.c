@@ -57,8 +57,20 @@ static void test_long_dates(void)
 	T_STREQ(out, "");
 }
 
+/* The program's own words in a post: per language, English for the rest. */
+static void test_words(void)
+{
+	T_STREQ(nl_lang_word("de-AT", NL_WORD_NOTES), "Anmerkungen");
+	T_STREQ(nl_lang_word("fr", NL_WORD_LINKS), "Liens");
+	T_STREQ(nl_lang_word("zh-Hant", NL_WORD_NOTES), "注释");
+	T_STREQ(nl_lang_word("sw", NL_WORD_NOTES), "Notes");
+	T_STREQ(nl_lang_word(NULL, NL_WORD_LINKS), "Links");
+	T_STREQ(nl_lang_word("", NL_WORD_NOTES), "Notes");
+}
+
 int main(void)
 {
+	test_words();
 	test_tags();
 	test_direction();
 	test_long_dates();

@@ -104,7 +104,7 @@ static const struct text_case text_cases[] = {
 static char *render(const char *md, int wrap, bool unsafe_html, char **html, enum nl_err *err)
 {
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
-	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0, NULL};
+	struct nl_render_opts o = {unsafe_html, wrap, NULL, NULL, "post.md", 0, NULL, NULL, NULL};
 
 	*err = nl_render(md, strlen(md), &o, &h, &t);
 	if (html)
@@ -233,7 +233,7 @@ static void test_image_rewrite(void)
 	const char *md = "![cat](cat.png) ![kept](keep.png)\n\n![dog](img/dog.png \"Dog\")\n";
 	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
 	/* the body starts on line 10 of its file: lines passed on are file lines */
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10, NULL};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, "post.md", 10, NULL, NULL, NULL};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
@@ -269,7 +269,7 @@ static void test_image_size(void)
 	const char *md = "# Top\n\n![a *b* \"q\" <x>](big.png?a=1&b='2' \"T&\") "
 			 "![](other.png)\n\n![s](javascript:big) ###### six\n\n###### Six\n";
 	int calls = 0;
-	struct nl_render_opts o = {false, 0, NULL, &calls, "post.md", 0, size_cb};
+	struct nl_render_opts o = {false, 0, NULL, &calls, "post.md", 0, size_cb, NULL, NULL};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	T_CHECK(nl_render(md, strlen(md), &o, &h, &t) == NL_OK);
@@ -294,7 +294,7 @@ static void test_image_error(void)
 {
 	const char *md = "# T\n\n![a](a.png) ![m](missing.png) ![b](b.png)\n";
 	struct img_ctx c = {NL_BUF_INIT, 0, {0}};
-	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0, NULL};
+	struct nl_render_opts o = {false, 0, rewrite_cb, &c, NULL, 0, NULL, NULL, NULL};
 	struct nl_buf h = NL_BUF_INIT, t = NL_BUF_INIT;
 
 	nl_buf_adds(&h, "before-h");
